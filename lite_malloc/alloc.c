@@ -1,0 +1,237 @@
+/* The public lite_* entry points.
+ *
+ * malloc's fast path: one TLS load, the class from the size, pop the current
+ * page's free list. free's fast path: two radix-map loads find the page; if the
+ * calling thread owns it and the pointer is the start of a carved block, push.
+ * Everything else (first use of a thread, empty pages, frees from other threads,
+ * medium and large sizes, bad pointers) leaves through a noinline slow path. */
+#include <errno.h>
+#include <string.h>
+#include "lite_internal.h"
+
+void lite_set_enomem(void) { errno = ENOMEM; }
+
+// -----------------------------------------------------------------------------
+// malloc and free
+// -----------------------------------------------------------------------------
+void* lite_malloc(size_t size) {
+  lite_front* f = lite_tls_front;
+  if (LITE_LIKELY(size <= LITE_SMALL_MAX)) {
+    lite_page* page = f->cur[lite_small_class(size)];
+    lite_block* b = page->free;
+    if (LITE_LIKELY(b != NULL)) {
+      page->free = b->next;
+      page->used++;
+      return b;
+    }
+  }
+  return lite_malloc_generic(f, size);
+}
+
+LITE_NOINLINE void* lite_malloc_generic(lite_front* f, size_t size) {
+  void* p;
+  if (size > LITE_MEDIUM_MAX) {
+    p = size > PTRDIFF_MAX ? NULL : lite_large_alloc(size, 0);
+  } else {
+    if (f == &lite_empty_front) f = lite_front_attach();
+    p = f == NULL ? NULL : lite_page_malloc_slow(f, lite_class_of(size));
+  }
+  if (p == NULL) lite_set_enomem();
+  return p;
+}
+
+/* Finds the page descriptor of a block, or aborts naming `what`. */
+static lite_page* lite_block_page(const void* p, const char* what) {
+  uintptr_t a = (uintptr_t)p;
+  lite_segment* seg = lite_segment_of(a);
+  if (seg->kind != LITE_SEGMENT_PAGES || ((a ^ (uintptr_t)seg) >> LITE_SEGMENT_SHIFT) != 0)
+    lite_fatal(what, p, "not allocated by lite_malloc");
+  lite_page* page = lite_load_relaxed(&seg->slice_page[(a >> LITE_SLICE_SHIFT) & (LITE_SLICES - 1)]);
+  if (page->kind != LITE_PAGE_BLOCKS) lite_fatal(what, p, "not allocated by lite_malloc");
+  if (!lite_page_is_block(page, a, (size_t)page->capacity * page->block_size))
+    lite_fatal(what, p, "not the start of a block");
+  return page;
+}
+
+static LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
+  if (p == NULL) return;
+  lite_segment* seg = lite_segment_of((uintptr_t)p);
+  if (seg->kind == LITE_SEGMENT_LARGE) {
+    lite_large_free(seg, p);
+    return;
+  }
+  lite_page* page = lite_block_page(p, "invalid free");
+  uintptr_t owner = lite_load_relaxed(&page->owner);
+  if ((owner & ~LITE_OWNER_FULL) == (uintptr_t)f) {
+    if (!lite_page_is_block(page, (uintptr_t)p, page->limit))
+      lite_fatal("invalid free", p, "block was never handed out");
+    lite_page_free_slow(f, page, p);
+    return;
+  }
+  /* Another thread's (or an abandoned) page: hand the block over. */
+  lite_block* b = p;
+  lite_block* head = lite_load_relaxed(&page->xfree);
+  do {
+    b->next = head;
+  } while (!lite_cas_weak(&page->xfree, &head, b, memory_order_release, memory_order_relaxed));
+  if (owner & LITE_OWNER_FULL) lite_page_notify_owner(page, owner);
+}
+
+void lite_free(void* p) {
+  uintptr_t a = (uintptr_t)p;
+  lite_page* page = lite_page_of(a);
+  lite_front* f = lite_tls_front;
+  if (LITE_LIKELY(lite_load_relaxed(&page->owner) == (uintptr_t)f &&
+                  lite_page_is_block(page, a, page->limit))) {
+    lite_block* b = p;
+    b->next = page->free;
+    page->free = b;
+    if (LITE_LIKELY(--page->used != 0)) return;
+    lite_page_unused(f, page);
+    return;
+  }
+  lite_free_generic(p, f);
+}
+
+void lite_free_sized(void* p, size_t size) {
+  (void)size;
+  lite_free(p);
+}
+
+void lite_free_aligned_sized(void* p, size_t alignment, size_t size) {
+  (void)alignment;
+  (void)size;
+  lite_free(p);
+}
+
+// -----------------------------------------------------------------------------
+// calloc and realloc
+// -----------------------------------------------------------------------------
+void* lite_calloc(size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n) || n > PTRDIFF_MAX) {
+    lite_set_enomem();
+    return NULL;
+  }
+  if (n > LITE_MEDIUM_MAX) {  /* fresh mappings are already zero */
+    void* p = lite_large_alloc(n, 0);
+    if (p == NULL) lite_set_enomem();
+    return p;
+  }
+  void* p = lite_malloc(n);
+  if (p != NULL) memset(p, 0, n);
+  return p;
+}
+
+size_t lite_malloc_usable_size(void* p) {
+  if (p == NULL) return 0;
+  lite_segment* seg = lite_segment_of((uintptr_t)p);
+  if (seg->kind == LITE_SEGMENT_LARGE) return lite_large_usable(seg, p);
+  return lite_block_page(p, "malloc_usable_size")->block_size;
+}
+
+void* lite_realloc(void* p, size_t size) {
+  if (p == NULL) return lite_malloc(size);
+  if (size == 0) {
+    lite_free(p);
+    return NULL;
+  }
+  if (size > PTRDIFF_MAX) {
+    lite_set_enomem();
+    return NULL;
+  }
+  lite_segment* seg = lite_segment_of((uintptr_t)p);
+  if (seg->kind == LITE_SEGMENT_LARGE) {
+    void* q = lite_large_realloc(seg, p, size);
+    if (q == NULL) lite_set_enomem();
+    return q;
+  }
+  size_t usable = lite_block_page(p, "invalid realloc")->block_size;
+  if (size <= usable && (size > usable / 2 || usable <= 32)) return p;
+  void* q = lite_malloc(size);
+  if (q == NULL) return NULL;
+  memcpy(q, p, size < usable ? size : usable);
+  lite_free(p);
+  return q;
+}
+
+void* lite_reallocarray(void* p, size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    lite_set_enomem();
+    return NULL;
+  }
+  return lite_realloc(p, n);
+}
+
+// -----------------------------------------------------------------------------
+// Aligned allocation
+// -----------------------------------------------------------------------------
+/* alignment: a power of two. Classes are multiples of their alignment and pages
+ * start on 64 KiB boundaries, so up to 64 KiB an aligned request is just a
+ * request for a size that is a multiple of the alignment. */
+static void* lite_aligned(size_t alignment, size_t size) {
+  if (alignment <= 16) return lite_malloc(alignment == 16 && size < 16 ? 16 : size);
+  if (size > PTRDIFF_MAX) {
+    lite_set_enomem();
+    return NULL;
+  }
+  if (alignment <= LITE_SLICE_SIZE) {
+    size_t rounded = (size + alignment - 1) & ~(alignment - 1);
+    if (rounded == 0) rounded = alignment;
+    if (rounded <= LITE_MEDIUM_MAX) return lite_malloc(rounded);
+  }
+  void* p = lite_large_alloc(size, alignment);
+  if (p == NULL) lite_set_enomem();
+  return p;
+}
+
+void* lite_memalign(size_t alignment, size_t size) {
+  if (alignment > SIZE_MAX / 2 + 1) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (alignment & (alignment - 1)) alignment = (size_t)1 << (64 - __builtin_clzll(alignment));
+  return lite_aligned(alignment, size);
+}
+
+void* lite_aligned_alloc(size_t alignment, size_t size) { return lite_memalign(alignment, size); }
+
+int lite_posix_memalign(void** out, size_t alignment, size_t size) {
+  if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0 || alignment == 0)
+    return EINVAL;
+  void* p = lite_aligned(alignment, size);
+  if (p == NULL) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+void* lite_valloc(size_t size) { return lite_aligned(LITE_OS_PAGE, size); }
+
+void* lite_pvalloc(size_t size) {
+  size_t rounded = (size + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1);
+  if (rounded < size) {
+    lite_set_enomem();
+    return NULL;
+  }
+  return lite_aligned(LITE_OS_PAGE, rounded ? rounded : LITE_OS_PAGE);
+}
+
+// -----------------------------------------------------------------------------
+// Ownership and trimming
+// -----------------------------------------------------------------------------
+int lite_malloc_owns(const void* p) {
+  uintptr_t a = (uintptr_t)p;
+  lite_segment* seg = lite_segment_of(a);
+  if (seg->kind == LITE_SEGMENT_LARGE) return a == seg->large_user;
+  if (seg->kind != LITE_SEGMENT_PAGES || ((a ^ (uintptr_t)seg) >> LITE_SEGMENT_SHIFT) != 0) return 0;
+  lite_page* page = lite_load_relaxed(&seg->slice_page[(a >> LITE_SLICE_SHIFT) & (LITE_SLICES - 1)]);
+  return page->kind == LITE_PAGE_BLOCKS &&
+         lite_page_is_block(page, a, (size_t)page->capacity * page->block_size);
+}
+
+int lite_malloc_trim(size_t pad) {
+  (void)pad;
+  bool released = lite_page_trim(lite_tls_front);
+  return lite_purge() || released;
+}

@@ -1,0 +1,108 @@
+/* Large blocks: anything above the largest superblock class, or aligned beyond
+ * 64 KiB, gets a mapping of its own. The mapping starts on a 4 MiB boundary with
+ * a one-page header (a lite_segment of kind LARGE) so the radix map finds it;
+ * the block starts at max(4 KiB, alignment) past the header, and a gap of 64 KiB
+ * or more between the two is unmapped again. */
+#include <string.h>
+#include "lite_internal.h"
+
+#define LITE_LARGE_HEADER ((size_t)LITE_OS_PAGE)
+
+static size_t lite_round_page(size_t n) { return (n + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1); }
+
+void* lite_large_alloc(size_t size, size_t align) {
+  if (align < LITE_OS_PAGE) align = LITE_OS_PAGE;
+  size_t body = lite_round_page(size ? size : 1);
+  if (body < size || body > PTRDIFF_MAX - align - LITE_SEGMENT_SIZE) return NULL;
+  size_t offset = align;  /* from the header to the block */
+  size_t base_align = align > LITE_SEGMENT_SIZE ? align : LITE_SEGMENT_SIZE;
+  uint8_t* base = lite_os_map_aligned(offset + body, base_align);
+  if (base == NULL) return NULL;
+  lite_segment* seg = (lite_segment*)base;
+  uintptr_t user = (uintptr_t)base + offset, end = user + body;
+  for (size_t i = 0; i < LITE_SLICES; i++) atomic_init(&seg->slice_page[i], &lite_empty_page);
+  seg->kind = LITE_SEGMENT_LARGE;
+  seg->large_user = user;
+  seg->large_end = end;
+  seg->large_gap = 0;
+  if (offset - LITE_LARGE_HEADER >= LITE_SLICE_SIZE) {
+    lite_os_unmap(base + LITE_LARGE_HEADER, offset - LITE_LARGE_HEADER);
+    seg->large_gap = (uintptr_t)base + LITE_LARGE_HEADER;
+  }
+  if (!lite_map_register((uintptr_t)base, end, seg)) {
+    if (seg->large_gap) {
+      lite_os_unmap(base, LITE_LARGE_HEADER);
+      lite_os_unmap((void*)user, body);
+    } else {
+      lite_os_unmap(base, offset + body);
+    }
+    return NULL;
+  }
+  lite_add_relaxed(&lite_stat.large_blocks, 1);
+  lite_add_relaxed(&lite_stat.large_bytes, body);
+  return (void*)user;
+}
+
+static void lite_large_check(lite_segment* seg, const void* p, const char* what) {
+  if ((uintptr_t)p != seg->large_user) lite_fatal(what, p, "not the start of a block");
+}
+
+void lite_large_free(lite_segment* seg, void* p) {
+  lite_large_check(seg, p, "invalid free");
+  uintptr_t base = (uintptr_t)seg, user = seg->large_user, end = seg->large_end;
+  lite_map_unregister(base, end);
+  lite_sub_relaxed(&lite_stat.large_blocks, 1);
+  lite_sub_relaxed(&lite_stat.large_bytes, end - user);
+  if (seg->large_gap) {
+    lite_os_unmap((void*)user, end - user);
+    lite_os_unmap((void*)base, LITE_LARGE_HEADER);
+  } else {
+    lite_os_unmap((void*)base, end - base);
+  }
+}
+
+size_t lite_large_usable(lite_segment* seg, const void* p) {
+  lite_large_check(seg, p, "malloc_usable_size");
+  return seg->large_end - seg->large_user;
+}
+
+/* Shrinks in place (unmapping a tail of 64 KiB or more), grows in place when the
+ * kernel can extend the mapping, and otherwise moves. */
+void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
+  lite_large_check(seg, p, "invalid realloc");
+  uintptr_t user = seg->large_user, end = seg->large_end;
+  size_t usable = end - user, body = lite_round_page(size);
+  if (size <= LITE_MEDIUM_MAX) {
+    void* q = lite_malloc(size);
+    if (q == NULL) return NULL;
+    memcpy(q, p, size < usable ? size : usable);
+    lite_large_free(seg, p);
+    return q;
+  }
+  if (body <= usable) {
+    if (usable - body >= LITE_SLICE_SIZE) {
+      uintptr_t new_end = user + body;
+      uintptr_t first_unit = (new_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
+      lite_map_unregister(first_unit, end);
+      lite_os_unmap((void*)new_end, end - new_end);
+      seg->large_end = new_end;
+      lite_sub_relaxed(&lite_stat.large_bytes, end - new_end);
+    }
+    return p;
+  }
+  if (body >= size && lite_os_grow_inplace(p, usable, body)) {
+    uintptr_t new_end = user + body;
+    uintptr_t first_unit = (end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
+    if (lite_map_register(first_unit, new_end, seg)) {
+      seg->large_end = new_end;
+      lite_add_relaxed(&lite_stat.large_bytes, body - usable);
+      return p;
+    }
+    lite_os_unmap((void*)end, new_end - end);
+  }
+  void* q = lite_malloc(size);
+  if (q == NULL) return NULL;
+  memcpy(q, p, usable);
+  lite_large_free(seg, p);
+  return q;
+}

@@ -1,0 +1,77 @@
+/* The compile-time options of lite_malloc: one table, each with its default.
+ * Override any of them with -DNAME=VALUE (Bazel: --define=lite_engines=8 etc.,
+ * see options.bzl). Everything below the table is derived from it. */
+#ifndef LITE_CONFIG_H
+#define LITE_CONFIG_H
+
+/* Number of independent allocator engines (shared pools of segments and of pages
+ * left behind by exited threads). */
+#ifndef LITE_MALLOC_ENGINES_COUNT
+#define LITE_MALLOC_ENGINES_COUNT 32
+#endif
+
+/* Sizes up to this many x 8 bytes are miniblocks: served from per-size-class
+ * pages (classes: 8, then every 16 bytes). */
+#ifndef LITE_MALLOC_MINIBLOCK_CACHE_SIZE
+#define LITE_MALLOC_MINIBLOCK_CACHE_SIZE 1024
+#endif
+
+/* Sizes up to this many x 4096 bytes are superblocks: cached per 4 KiB size.
+ * Anything larger is mapped directly. */
+#ifndef LITE_MALLOC_SUPERBLOCK_CACHE_SIZE
+#define LITE_MALLOC_SUPERBLOCK_CACHE_SIZE 32
+#endif
+
+/* 1: each thread is pinned to one engine (thread n uses engine n mod count).
+ * 0: every visit to an engine picks the next one round-robin. */
+#ifndef LITE_MALLOC_USE_PERTHREAD_ENGINES
+#define LITE_MALLOC_USE_PERTHREAD_ENGINES 1
+#endif
+
+/* Free-but-resident memory allowed before it is handed back to the OS (bytes);
+ * the real bound is the larger of this and 1/8 of the memory in use. */
+#ifndef LITE_MALLOC_PURGE_BYTES
+#define LITE_MALLOC_PURGE_BYTES (4u << 20)
+#endif
+
+/* 1: thread-local state uses the global-dynamic TLS model so the shared library
+ * can be dlopen()ed; 0 (default): initial-exec, one instruction to reach it. */
+#ifndef LITE_MALLOC_TLS_DYNAMIC
+#define LITE_MALLOC_TLS_DYNAMIC 0
+#endif
+
+/* ----------------------------------------------------------------------------
+ * Derived constants
+ * ------------------------------------------------------------------------- */
+#if LITE_MALLOC_ENGINES_COUNT < 1 || LITE_MALLOC_ENGINES_COUNT > 4096
+#error "lite_malloc: LITE_MALLOC_ENGINES_COUNT must be between 1 and 4096"
+#endif
+#if LITE_MALLOC_MINIBLOCK_CACHE_SIZE < 2 || LITE_MALLOC_MINIBLOCK_CACHE_SIZE > 8192
+#error "lite_malloc: LITE_MALLOC_MINIBLOCK_CACHE_SIZE must be between 2 and 8192"
+#endif
+#if LITE_MALLOC_SUPERBLOCK_CACHE_SIZE < 1 || LITE_MALLOC_SUPERBLOCK_CACHE_SIZE > 512
+#error "lite_malloc: LITE_MALLOC_SUPERBLOCK_CACHE_SIZE must be between 1 and 512"
+#endif
+
+#define LITE_SEGMENT_SHIFT 22                         /* 4 MiB segments */
+#define LITE_SEGMENT_SIZE ((size_t)1 << LITE_SEGMENT_SHIFT)
+#define LITE_SLICE_SHIFT 16                           /* 64 KiB slices */
+#define LITE_SLICE_SIZE ((size_t)1 << LITE_SLICE_SHIFT)
+#define LITE_SLICES (LITE_SEGMENT_SIZE / LITE_SLICE_SIZE) /* 64; slice 0 = header */
+#define LITE_OS_PAGE 4096u
+
+/* Small sizes are rounded to 16 (8 for the smallest class); the largest small
+ * size is MINIBLOCK x 8 rounded up to 16. */
+#define LITE_SMALL_MAX ((((size_t)LITE_MALLOC_MINIBLOCK_CACHE_SIZE * 8) + 15) & ~(size_t)15)
+#define LITE_SMALL_CLASSES (LITE_SMALL_MAX / 16 + 1)
+/* Medium (superblock) classes: every multiple of 4 KiB above LITE_SMALL_MAX. */
+#define LITE_MEDIUM_FIRST (LITE_SMALL_MAX / LITE_OS_PAGE + 1)
+#define LITE_MEDIUM_CLASSES                                                       \
+  (LITE_MALLOC_SUPERBLOCK_CACHE_SIZE >= LITE_MEDIUM_FIRST                          \
+       ? (LITE_MALLOC_SUPERBLOCK_CACHE_SIZE - LITE_MEDIUM_FIRST + 1)               \
+       : 0)
+#define LITE_MEDIUM_MAX \
+  (LITE_MEDIUM_CLASSES ? (size_t)LITE_MALLOC_SUPERBLOCK_CACHE_SIZE * LITE_OS_PAGE : LITE_SMALL_MAX)
+#define LITE_CLASSES (LITE_SMALL_CLASSES + LITE_MEDIUM_CLASSES)
+
+#endif

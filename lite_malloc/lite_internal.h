@@ -1,0 +1,155 @@
+/* Internal interface of lite_malloc: the inline helpers the fast paths need and
+ * the functions each file offers the others, grouped by the file that defines
+ * them. Nothing here is exported from the library. */
+#ifndef LITE_INTERNAL_H
+#define LITE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "lite_malloc.h"
+#include "lite_types.h"
+
+#define LITE_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LITE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LITE_NOINLINE __attribute__((noinline))
+#define LITE_INLINE static inline __attribute__((always_inline))
+#define LITE_HIDDEN __attribute__((visibility("hidden")))
+
+#if LITE_MALLOC_TLS_DYNAMIC
+#define LITE_TLS_MODEL __attribute__((tls_model("global-dynamic")))
+#else
+#define LITE_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#endif
+
+/* ----------------------------------------------------------------------------
+ * Size classes (inline)
+ * ------------------------------------------------------------------------- */
+/* Class of a size known to be <= LITE_SMALL_MAX: 0 holds 8 bytes, class i holds 16*i. */
+LITE_INLINE size_t lite_small_class(size_t n) {
+  return n <= 8 ? 0 : (n + 15) >> 4;
+}
+/* Class of a size in (LITE_SMALL_MAX, LITE_MEDIUM_MAX]. */
+LITE_INLINE size_t lite_medium_class(size_t n) {
+  return LITE_SMALL_CLASSES + ((n + LITE_OS_PAGE - 1) >> 12) - LITE_MEDIUM_FIRST;
+}
+LITE_INLINE size_t lite_class_of(size_t n) {
+  return n <= LITE_SMALL_MAX ? lite_small_class(n) : lite_medium_class(n);
+}
+LITE_INLINE size_t lite_class_size(size_t cls) {
+  if (cls < LITE_SMALL_CLASSES) return cls ? cls * 16 : 8;
+  return (cls - LITE_SMALL_CLASSES + LITE_MEDIUM_FIRST) * (size_t)LITE_OS_PAGE;
+}
+
+/* ----------------------------------------------------------------------------
+ * The radix map: address -> segment (segment.c owns it)
+ * ------------------------------------------------------------------------- */
+#define LITE_MAP_LEAF_BITS 13
+#define LITE_MAP_TOP_BITS 13
+#define LITE_MAP_LEAF_SIZE ((size_t)1 << LITE_MAP_LEAF_BITS)
+#define LITE_MAP_TOP_SIZE ((size_t)1 << LITE_MAP_TOP_BITS)
+#define LITE_MAP_TOP_SHIFT (LITE_SEGMENT_SHIFT + LITE_MAP_LEAF_BITS)
+
+typedef _Atomic(lite_segment*) lite_map_leaf[LITE_MAP_LEAF_SIZE];
+extern _Atomic(lite_segment*)* _Atomic lite_map_top[LITE_MAP_TOP_SIZE] LITE_HIDDEN;
+extern lite_segment lite_null_segment LITE_HIDDEN;
+extern lite_page lite_empty_page LITE_HIDDEN;
+
+/* Never NULL: addresses lite_malloc does not own give &lite_null_segment. Bits
+ * above 47 are masked off here; callers compare against the segment's range. */
+LITE_INLINE lite_segment* lite_segment_of(uintptr_t a) {
+  _Atomic(lite_segment*)* leaf =
+      lite_load_relaxed(&lite_map_top[(a >> LITE_MAP_TOP_SHIFT) & (LITE_MAP_TOP_SIZE - 1)]);
+  return lite_load_acquire(&leaf[(a >> LITE_SEGMENT_SHIFT) & (LITE_MAP_LEAF_SIZE - 1)]);
+}
+/* Page descriptor for an address; &lite_empty_page when it is not in a page. */
+LITE_INLINE lite_page* lite_page_of(uintptr_t a) {
+  lite_segment* seg = lite_segment_of(a);
+  return lite_load_relaxed(&seg->slice_page[(a >> LITE_SLICE_SHIFT) & (LITE_SLICES - 1)]);
+}
+/* True when a is the start of a carved block of `page` (checks range and stride). */
+LITE_INLINE bool lite_page_is_block(const lite_page* page, uintptr_t a, size_t limit) {
+  uintptr_t off = a - page->start;
+  return off < limit && off * page->magic < page->magic;
+}
+
+/* Page ids: the address of a page's first slice >> 16 (31 bits for 47-bit
+ * addresses). Lock-free stacks hold them with a 32-bit tag. */
+LITE_INLINE uint32_t lite_page_id(const lite_page* page) {
+  uintptr_t seg = (uintptr_t)page & ~(LITE_SEGMENT_SIZE - 1);
+  return (uint32_t)((seg + ((uintptr_t)page->slice_index << LITE_SLICE_SHIFT)) >> LITE_SLICE_SHIFT);
+}
+LITE_INLINE lite_page* lite_page_from_id(uint32_t id) {
+  lite_segment* seg = (lite_segment*)(((uintptr_t)id << LITE_SLICE_SHIFT) & ~(LITE_SEGMENT_SIZE - 1));
+  return &seg->pages[id & (LITE_SLICES - 1)];
+}
+LITE_INLINE lite_segment* lite_segment_of_page(const lite_page* page) {
+  return (lite_segment*)((uintptr_t)page & ~(LITE_SEGMENT_SIZE - 1));
+}
+
+/* ----------------------------------------------------------------------------
+ * os.c: the only place that talks to the kernel (raw system calls)
+ * ------------------------------------------------------------------------- */
+void* lite_os_map(size_t size, void* hint) LITE_HIDDEN;
+void* lite_os_map_aligned(size_t size, size_t align) LITE_HIDDEN;
+void lite_os_unmap(void* p, size_t size) LITE_HIDDEN;
+bool lite_os_purge(void* p, size_t size) LITE_HIDDEN;
+bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) LITE_HIDDEN;
+void lite_os_write_stderr(const char* s, size_t n) LITE_HIDDEN;
+__attribute__((noreturn)) void lite_os_abort(void) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * segment.c: segments, slice runs, the radix map, purging
+ * ------------------------------------------------------------------------- */
+lite_page* lite_slices_claim(uint32_t engine, size_t count) LITE_HIDDEN;
+void lite_slices_release(lite_page* page) LITE_HIDDEN;
+bool lite_map_register(uintptr_t start, uintptr_t end, lite_segment* seg) LITE_HIDDEN;
+void lite_map_unregister(uintptr_t start, uintptr_t end) LITE_HIDDEN;
+bool lite_purge(void) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * page.c: pages of blocks
+ * ------------------------------------------------------------------------- */
+void* lite_page_malloc_slow(lite_front* f, size_t cls) LITE_HIDDEN;
+void lite_page_unused(lite_front* f, lite_page* page) LITE_HIDDEN;
+void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) LITE_HIDDEN;
+void lite_page_abandon_all(lite_front* f) LITE_HIDDEN;
+void lite_page_notify_owner(lite_page* page, uintptr_t owner) LITE_HIDDEN;
+bool lite_page_trim(lite_front* f) LITE_HIDDEN;
+void lite_stack_push(_Atomic(uint64_t)* stack, lite_page* page) LITE_HIDDEN;
+lite_page* lite_stack_pop(_Atomic(uint64_t)* stack) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * front.c: thread fronts and engines
+ * ------------------------------------------------------------------------- */
+extern lite_front lite_empty_front LITE_HIDDEN;
+extern __thread lite_front* lite_tls_front LITE_HIDDEN LITE_TLS_MODEL;
+extern lite_engine lite_engines[LITE_MALLOC_ENGINES_COUNT] LITE_HIDDEN;
+lite_front* lite_front_attach(void) LITE_HIDDEN;
+uint32_t lite_front_engine(lite_front* f) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * large.c: blocks mapped directly
+ * ------------------------------------------------------------------------- */
+void* lite_large_alloc(size_t size, size_t align) LITE_HIDDEN;
+void lite_large_free(lite_segment* seg, void* p) LITE_HIDDEN;
+void* lite_large_realloc(lite_segment* seg, void* p, size_t size) LITE_HIDDEN;
+size_t lite_large_usable(lite_segment* seg, const void* p) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * stats.c: counters (relaxed atomics, slow paths only) and error reports
+ * ------------------------------------------------------------------------- */
+typedef struct lite_counters {
+  _Atomic(size_t) mapped_bytes, mappings, segments, large_blocks, large_bytes;
+  _Atomic(size_t) dirty_bytes, purged_bytes, pages_in_use, threads;
+} lite_counters;
+extern lite_counters lite_stat LITE_HIDDEN;
+__attribute__((noreturn)) void lite_fatal(const char* what, const void* p, const char* reason) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * alloc.c: shared slow paths of the entry points
+ * ------------------------------------------------------------------------- */
+void* lite_malloc_generic(lite_front* f, size_t size) LITE_HIDDEN;
+void lite_set_enomem(void) LITE_HIDDEN;
+
+#endif

@@ -1,0 +1,107 @@
+/* Every structure of lite_malloc, with what each field means and who may touch it.
+ *
+ * Memory comes from the OS in 4 MiB-aligned segments. A segment's first 64 KiB
+ * slice holds its header; the other 63 slices are handed out in runs ("pages")
+ * that each serve one size class. Every segment (and every directly mapped large
+ * block) is entered in a two-level radix map keyed by address, so any pointer can
+ * be traced to its header in two loads, and foreign pointers are recognised.
+ *
+ * Ownership rules:
+ *  - A page belongs to at most one thread front (its owner). Only the owner pops
+ *    blocks, pushes blocks it frees itself, and changes used/free/reserved.
+ *  - Other threads free into the page's xfree list with a CAS push; the owner
+ *    takes the whole list with one exchange, so neither side can suffer ABA.
+ *  - Engines are shared by threads: their segment lists are push-only, their
+ *    stacks of abandoned pages use 64-bit words holding a 32-bit page id and a
+ *    32-bit tag, and segment slice bitmaps change only by CAS. No locks anywhere.
+ *  - Segments are never unmapped (their free slices are purged with madvise), so
+ *    page descriptors stay readable for as long as the process lives. */
+#ifndef LITE_TYPES_H
+#define LITE_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "lite_atomic.h"
+#include "lite_config.h"
+
+typedef struct lite_block {
+  struct lite_block* next;
+} lite_block;
+
+struct lite_front;
+
+enum lite_page_kind {
+  LITE_PAGE_NONE = 0,   /* not a page of blocks: empty slice, header, large block */
+  LITE_PAGE_BLOCKS = 1, /* a page of blocks of one size class */
+  LITE_PAGE_FRONT = 2,  /* slices that hold a thread front */
+};
+
+/* Owner tag bit: set in `owner` while the page sits on its owner's full list. */
+#define LITE_OWNER_FULL ((uintptr_t)1)
+
+typedef struct lite_page {
+  /* --- read by every free, on any thread --- */
+  _Atomic(uintptr_t) owner; /* the owning front (| LITE_OWNER_FULL when full), or 0 */
+  uintptr_t start;          /* address of the first block */
+  size_t limit;             /* bytes of blocks carved so far (owner writes) */
+  uint64_t magic;           /* UINT64_MAX / block_size + 1: offset % size == 0 test */
+  /* --- owner only --- */
+  lite_block* free;         /* blocks ready to hand out */
+  uint32_t used;            /* blocks handed out and not yet back in `free` */
+  uint32_t reserved;        /* blocks carved from the page so far */
+  uint32_t capacity;        /* blocks the page can hold */
+  uint32_t block_size;      /* bytes per block */
+  uint16_t cls;             /* size class */
+  uint8_t slice_count;      /* 64 KiB slices the page spans */
+  uint8_t kind;             /* enum lite_page_kind */
+  uint32_t slice_index;     /* first slice within its segment */
+  struct lite_page* next;   /* owner's list (available or full) for this class */
+  struct lite_page* prev;
+  /* --- shared --- */
+  _Atomic(lite_block*) xfree;   /* blocks freed by other threads */
+  _Atomic(uint32_t) stack_next; /* page id below this one in a lock-free stack */
+  _Atomic(uint32_t) delayed_next; /* page id below this one on a front's delayed list */
+  _Atomic(uint32_t) delayed;    /* 1 while on a front's delayed list */
+} __attribute__((aligned(64))) lite_page;
+
+enum lite_segment_kind {
+  LITE_SEGMENT_NULL = 0,  /* the shared stand-in for "not lite_malloc's" */
+  LITE_SEGMENT_PAGES = 1, /* 4 MiB of slices */
+  LITE_SEGMENT_LARGE = 2, /* one directly mapped block */
+};
+
+typedef struct lite_segment {
+  /* Page covering each slice; &lite_empty_page where none. Read by free. */
+  _Atomic(lite_page*) slice_page[LITE_SLICES];
+  uint32_t kind;                 /* enum lite_segment_kind */
+  uint32_t engine;               /* engine whose list holds it */
+  struct lite_segment* next;     /* next segment of the same engine (immutable) */
+  _Atomic(uint64_t) used_mask;   /* slices handed out (bit 0: the header) */
+  _Atomic(uint64_t) dirty_mask;  /* free slices still backed by memory */
+  /* large blocks only */
+  uintptr_t large_user;          /* the pointer handed out */
+  uintptr_t large_end;           /* end of the usable bytes (page aligned) */
+  uintptr_t large_gap;           /* start of the unmapped gap before the block, or 0 */
+  lite_page pages[];             /* LITE_SEGMENT_PAGES only: one per slice */
+} lite_segment;
+
+typedef struct lite_engine {
+  _Atomic(lite_segment*) segments;     /* push-only list */
+  _Atomic(lite_segment*) hint;         /* segment where the last claim succeeded */
+  _Atomic(uint64_t) abandoned[LITE_CLASSES]; /* stacks: (tag << 32) | page id */
+} __attribute__((aligned(64))) lite_engine;
+
+/* Per-thread state. The malloc fast path reads cur[cls]->free, nothing else. */
+typedef struct lite_front {
+  lite_page* cur[LITE_CLASSES];   /* page to allocate from; &lite_empty_page if none */
+  lite_page* avail[LITE_CLASSES]; /* owned pages that may have free blocks (has cur) */
+  lite_page* full[LITE_CLASSES];  /* owned pages that had none left when last looked */
+  lite_page* self;                /* the page that holds this front */
+  /* Full pages that other threads freed into since the owner last looked (page
+   * ids, pushed by any thread, taken whole by the owner). */
+  _Atomic(uint32_t) delayed;
+  uint32_t id;                    /* attach order; picks the pinned engine */
+  uint32_t rr;                    /* round-robin cursor (per-allocation engines) */
+} lite_front;
+
+#endif

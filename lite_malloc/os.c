@@ -1,0 +1,162 @@
+/* The OS layer: every mapping, purge and write goes through here, as raw system
+ * calls. No libc function runs, so nothing here can allocate, take a lock or
+ * clobber errno, and it works before libc is initialised. */
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include "lite_internal.h"
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define LITE_OS_VIA_LIBC 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define LITE_OS_VIA_LIBC 1
+#endif
+
+#if defined(LITE_OS_VIA_LIBC)
+/* Sanitizer builds call libc by name so the sanitizer sees mappings come and go
+ * (TSan would otherwise take reuse of an unmapped range for a race). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+static long lite_libc_result(long r) { return r == -1 ? -errno : r; }
+static long lite_sys_mmap(void* hint, size_t size) {
+  int saved = errno;
+  void* p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  long r = p == MAP_FAILED ? -errno : (long)p;
+  errno = saved;
+  return r;
+}
+static long lite_sys_munmap(void* p, size_t size) { int saved = errno; long r = lite_libc_result(munmap(p, size)); errno = saved; return r; }
+static long lite_sys_madvise(void* p, size_t size) { int saved = errno; long r = lite_libc_result(madvise(p, size, MADV_DONTNEED)); errno = saved; return r; }
+static long lite_sys_mremap(void* p, size_t old_size, size_t new_size) {
+  int saved = errno;
+  void* q = mremap(p, old_size, new_size, 0);
+  long r = q == MAP_FAILED ? -errno : (long)q;
+  errno = saved;
+  return r;
+}
+static long lite_sys_write(const char* s, size_t n) { return write(2, s, n); }
+static void lite_sys_abort(void) { abort(); }
+#else
+#if defined(__x86_64__)
+static inline long lite_syscall6(long n, long a, long b, long c, long d, long e, long f) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+#elif defined(__aarch64__)
+static inline long lite_syscall6(long n, long a, long b, long c, long d, long e, long f) {
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  register long x4 __asm__("x4") = e;
+  register long x5 __asm__("x5") = f;
+  __asm__ volatile("svc 0"
+                   : "+r"(x0)
+                   : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                   : "memory");
+  return x0;
+}
+#else
+#error "lite_malloc: raw system calls are written for x86-64 and AArch64 only"
+#endif
+static long lite_sys_mmap(void* hint, size_t size) {
+  return lite_syscall6(SYS_mmap, (long)hint, (long)size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+static long lite_sys_munmap(void* p, size_t size) {
+  return lite_syscall6(SYS_munmap, (long)p, (long)size, 0, 0, 0, 0);
+}
+static long lite_sys_madvise(void* p, size_t size) {
+  return lite_syscall6(SYS_madvise, (long)p, (long)size, MADV_DONTNEED, 0, 0, 0);
+}
+static long lite_sys_mremap(void* p, size_t old_size, size_t new_size) {
+  return lite_syscall6(SYS_mremap, (long)p, (long)old_size, (long)new_size, 0, 0, 0);
+}
+static long lite_sys_write(const char* s, size_t n) {
+  return lite_syscall6(SYS_write, 2, (long)s, (long)n, 0, 0, 0);
+}
+static void lite_sys_abort(void) {
+  long tid = lite_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+  long pid = lite_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+  lite_syscall6(SYS_tgkill, pid, tid, 6 /* SIGABRT */, 0, 0, 0);
+  lite_syscall6(SYS_exit_group, 134, 0, 0, 0, 0, 0); /* SIGABRT was blocked */
+}
+#endif
+
+static bool lite_sys_failed(long r) { return (unsigned long)r > (unsigned long)-4096L; }
+
+void* lite_os_map(size_t size, void* hint) {
+  long r = lite_sys_mmap(hint, size);
+  if (lite_sys_failed(r)) return NULL;
+  lite_add_relaxed(&lite_stat.mapped_bytes, size);
+  return (void*)r;
+}
+
+void lite_os_unmap(void* p, size_t size) {
+  if (size == 0) return;
+  lite_sys_munmap(p, size);
+  lite_sub_relaxed(&lite_stat.mapped_bytes, size);
+}
+
+/* Maps size bytes at an address that is a multiple of align (a power of two of
+ * at least 4 KiB): over-map, then unmap the unaligned head and the tail. */
+void* lite_os_map_aligned(size_t size, size_t align) {
+  static _Atomic(uintptr_t) next_hint;
+  uintptr_t hint = lite_load_relaxed(&next_hint);
+  void* p = lite_os_map(size, (void*)hint);
+  if (p == NULL) return NULL;
+  if (((uintptr_t)p & (align - 1)) == 0) {
+    lite_store_relaxed(&next_hint, ((uintptr_t)p + size + align - 1) & ~(uintptr_t)(align - 1));
+    return p;
+  }
+  lite_os_unmap(p, size);
+  if (size + align < size) return NULL;
+  uint8_t* raw = lite_os_map(size + align, NULL);
+  if (raw == NULL) return NULL;
+  uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+  lite_os_unmap(raw, start - (uintptr_t)raw);
+  lite_os_unmap((void*)(start + size), (uintptr_t)raw + size + align - (start + size));
+  lite_store_relaxed(&next_hint, (start + size + align - 1) & ~(uintptr_t)(align - 1));
+  return (void*)start;
+}
+
+bool lite_os_purge(void* p, size_t size) {
+  return !lite_sys_failed(lite_sys_madvise(p, size));
+}
+
+bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) {
+  long r = lite_sys_mremap(p, old_size, new_size);
+  if (lite_sys_failed(r)) return false;
+  lite_add_relaxed(&lite_stat.mapped_bytes, new_size - old_size);
+  return true;
+}
+
+void lite_os_write_stderr(const char* s, size_t n) {
+  while (n > 0) {
+    long r = lite_sys_write(s, n);
+    if (r <= 0) return;
+    s += r;
+    n -= (size_t)r;
+  }
+}
+
+void lite_os_abort(void) {
+  lite_sys_abort();
+  for (;;) lite_sys_abort();
+}

@@ -1,0 +1,222 @@
+/* Segments and the radix map.
+ *
+ * A segment is 4 MiB, 4 MiB-aligned: slice 0 holds the header and the page
+ * descriptors, slices 1..63 are claimed in runs by setting bits in used_mask with
+ * a CAS. Released slices stay mapped and are marked dirty; once enough dirty
+ * memory piles up, lite_purge() claims the dirty runs, madvises them away and
+ * releases them again, so memory goes back to the OS without a syscall per free.
+ * Segments are never unmapped: page descriptors must stay readable for the
+ * lock-free stacks that may still hold stale page ids.
+ *
+ * The radix map sends every 4 MiB unit of the address space to the segment (or
+ * large-block header) that owns it. Its tables start out pointing at shared
+ * static stand-ins, so a lookup never branches on "not present". */
+#include "lite_internal.h"
+
+lite_page lite_empty_page = {0};
+
+lite_segment lite_null_segment = {
+    .slice_page = {[0 ... LITE_SLICES - 1] = &lite_empty_page},
+    .kind = LITE_SEGMENT_NULL,
+};
+
+static _Atomic(lite_segment*) lite_zero_leaf[LITE_MAP_LEAF_SIZE] = {
+    [0 ... LITE_MAP_LEAF_SIZE - 1] = &lite_null_segment,
+};
+
+_Atomic(lite_segment*)* _Atomic lite_map_top[LITE_MAP_TOP_SIZE] = {
+    [0 ... LITE_MAP_TOP_SIZE - 1] = lite_zero_leaf,
+};
+
+// -----------------------------------------------------------------------------
+// Radix map
+// -----------------------------------------------------------------------------
+static _Atomic(lite_segment*)* lite_map_leaf_for(uintptr_t a) {
+  _Atomic(lite_segment*)* _Atomic* slot =
+      &lite_map_top[(a >> LITE_MAP_TOP_SHIFT) & (LITE_MAP_TOP_SIZE - 1)];
+  _Atomic(lite_segment*)* leaf = lite_load_acquire(slot);
+  if (leaf != lite_zero_leaf) return leaf;
+  _Atomic(lite_segment*)* fresh = lite_os_map(sizeof(lite_map_leaf), NULL);
+  if (fresh == NULL) return NULL;
+  for (size_t i = 0; i < LITE_MAP_LEAF_SIZE; i++) atomic_init(&fresh[i], &lite_null_segment);
+  if (atomic_compare_exchange_strong_explicit(slot, &leaf, fresh, memory_order_acq_rel,
+                                              memory_order_acquire)) {
+    lite_add_relaxed(&lite_stat.mappings, 1);
+    return fresh;
+  }
+  lite_os_unmap(fresh, sizeof(lite_map_leaf));
+  return leaf;
+}
+
+void lite_map_unregister(uintptr_t start, uintptr_t end) {
+  for (uintptr_t a = start; a < end; a += LITE_SEGMENT_SIZE) {
+    _Atomic(lite_segment*)* leaf =
+        lite_load_acquire(&lite_map_top[(a >> LITE_MAP_TOP_SHIFT) & (LITE_MAP_TOP_SIZE - 1)]);
+    if (leaf == lite_zero_leaf) continue;
+    lite_store_release(&leaf[(a >> LITE_SEGMENT_SHIFT) & (LITE_MAP_LEAF_SIZE - 1)],
+                       &lite_null_segment);
+  }
+}
+
+/* Enters [start, end) (start 4 MiB-aligned) into the map; false if a table
+ * could not be mapped (nothing stays registered then). */
+bool lite_map_register(uintptr_t start, uintptr_t end, lite_segment* seg) {
+  for (uintptr_t a = start; a < end; a += LITE_SEGMENT_SIZE) {
+    _Atomic(lite_segment*)* leaf = lite_map_leaf_for(a);
+    if (leaf == NULL) {
+      lite_map_unregister(start, a);
+      return false;
+    }
+    lite_store_release(&leaf[(a >> LITE_SEGMENT_SHIFT) & (LITE_MAP_LEAF_SIZE - 1)], seg);
+  }
+  return true;
+}
+
+// -----------------------------------------------------------------------------
+// Segments
+// -----------------------------------------------------------------------------
+static lite_segment* lite_segment_new(uint32_t engine) {
+  lite_segment* seg = lite_os_map_aligned(LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
+  if (seg == NULL) return NULL;
+  /* Fresh anonymous memory is zero: only non-zero fields need setting. */
+  for (size_t i = 0; i < LITE_SLICES; i++) {
+    atomic_init(&seg->slice_page[i], &lite_empty_page);
+    seg->pages[i].slice_index = (uint32_t)i;
+  }
+  seg->kind = LITE_SEGMENT_PAGES;
+  seg->engine = engine;
+  atomic_init(&seg->used_mask, 1); /* the header slice */
+  if (!lite_map_register((uintptr_t)seg, (uintptr_t)seg + LITE_SEGMENT_SIZE, seg)) {
+    lite_os_unmap(seg, LITE_SEGMENT_SIZE);
+    return NULL;
+  }
+  lite_engine* e = &lite_engines[engine];
+  lite_segment* head = lite_load_relaxed(&e->segments);
+  do {
+    seg->next = head;
+  } while (!lite_cas_weak(&e->segments, &head, seg, memory_order_release, memory_order_relaxed));
+  lite_add_relaxed(&lite_stat.segments, 1);
+  lite_add_relaxed(&lite_stat.mappings, 1);
+  return seg;
+}
+
+static uint64_t lite_run_mask(size_t count) {
+  return count >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << count) - 1);
+}
+
+/* Claims `count` contiguous free slices of seg; returns the descriptor of the
+ * first one, or NULL when the segment has no such run. */
+static lite_page* lite_segment_try_claim(lite_segment* seg, size_t count) {
+  uint64_t used = lite_load_relaxed(&seg->used_mask);
+  for (;;) {
+    uint64_t free = ~used, runs = free;
+    for (size_t j = 1; j < count; j++) runs &= free >> j;
+    if (runs == 0) return NULL;
+    unsigned i = (unsigned)__builtin_ctzll(runs);
+    uint64_t want = lite_run_mask(count) << i;
+    if (lite_cas_weak(&seg->used_mask, &used, used | want, memory_order_acquire,
+                      memory_order_relaxed)) {
+      uint64_t was_dirty =
+          atomic_fetch_and_explicit(&seg->dirty_mask, ~want, memory_order_relaxed) & want;
+      if (was_dirty)
+        lite_sub_relaxed(&lite_stat.dirty_bytes,
+                         (size_t)__builtin_popcountll(was_dirty) * LITE_SLICE_SIZE);
+      lite_add_relaxed(&lite_stat.pages_in_use, count);
+      lite_page* page = &seg->pages[i];
+      page->slice_count = (uint8_t)count;
+      return page;
+    }
+  }
+}
+
+/* Claims a run of slices from the segments of `engine`, mapping a new segment
+ * when none has room. The caller initialises the returned descriptor. */
+lite_page* lite_slices_claim(uint32_t engine, size_t count) {
+  lite_engine* e = &lite_engines[engine];
+  lite_segment* hint = lite_load_acquire(&e->hint);
+  for (int attempt = 0; attempt < 4; attempt++) {
+    if (hint != NULL) {
+      lite_page* page = lite_segment_try_claim(hint, count);
+      if (page != NULL) return page;
+    }
+    for (lite_segment* seg = lite_load_acquire(&e->segments); seg != NULL; seg = seg->next) {
+      if (seg == hint) continue;
+      lite_page* page = lite_segment_try_claim(seg, count);
+      if (page != NULL) {
+        lite_store_release(&e->hint, seg);
+        return page;
+      }
+    }
+    hint = lite_segment_new(engine);
+    if (hint == NULL) return NULL;
+    lite_store_release(&e->hint, hint);
+  }
+  return NULL;
+}
+
+/* Gives a page's slices back to its segment. The memory stays resident (dirty)
+ * until a purge; a purge runs once dirty memory passes the threshold. */
+void lite_slices_release(lite_page* page) {
+  lite_segment* seg = lite_segment_of_page(page);
+  size_t first = page->slice_index, count = page->slice_count;
+  for (size_t j = first; j < first + count; j++)
+    lite_store_relaxed(&seg->slice_page[j], &lite_empty_page);
+  page->kind = LITE_PAGE_NONE;
+  lite_store_relaxed(&page->owner, 0);
+  uint64_t mask = lite_run_mask(count) << first;
+  size_t bytes = count * LITE_SLICE_SIZE;
+  size_t dirty = lite_add_relaxed(&lite_stat.dirty_bytes, bytes) + bytes;
+  atomic_fetch_or_explicit(&seg->dirty_mask, mask, memory_order_relaxed);
+  atomic_fetch_and_explicit(&seg->used_mask, ~mask, memory_order_release);
+  size_t in_use = lite_sub_relaxed(&lite_stat.pages_in_use, count) - count;
+  size_t allowed = in_use * LITE_SLICE_SIZE / 8;
+  if (allowed < LITE_MALLOC_PURGE_BYTES) allowed = LITE_MALLOC_PURGE_BYTES;
+  if (dirty > allowed) lite_purge();
+}
+
+// -----------------------------------------------------------------------------
+// Purging
+// -----------------------------------------------------------------------------
+/* madvises every contiguous run of bits in mask. */
+static void lite_purge_runs(lite_segment* seg, uint64_t mask) {
+  while (mask) {
+    unsigned i = (unsigned)__builtin_ctzll(mask);
+    unsigned n = (unsigned)__builtin_ctzll(~(mask >> i)) ;
+    if (i + n > 64) n = 64 - i;
+    lite_os_purge((uint8_t*)seg + ((size_t)i << LITE_SLICE_SHIFT), (size_t)n << LITE_SLICE_SHIFT);
+    mask &= ~(lite_run_mask(n) << i);
+  }
+}
+
+/* Hands every dirty free slice back to the OS. Only one thread purges at a time;
+ * a thread that finds a purge under way returns at once instead of waiting. */
+bool lite_purge(void) {
+  static _Atomic(int) purging;
+  int idle = 0;
+  if (!atomic_compare_exchange_strong_explicit(&purging, &idle, 1, memory_order_acquire,
+                                               memory_order_relaxed))
+    return false;
+  bool any = false;
+  for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
+    for (lite_segment* seg = lite_load_acquire(&lite_engines[e].segments); seg != NULL;
+         seg = seg->next) {
+      uint64_t used = lite_load_relaxed(&seg->used_mask);
+      uint64_t take;
+      do {
+        take = lite_load_relaxed(&seg->dirty_mask) & ~used;
+        if (take == 0) break;
+      } while (!lite_cas_weak(&seg->used_mask, &used, used | take, memory_order_acquire,
+                              memory_order_relaxed));
+      if (take == 0) continue;
+      lite_purge_runs(seg, take);
+      atomic_fetch_and_explicit(&seg->dirty_mask, ~take, memory_order_relaxed);
+      size_t bytes = (size_t)__builtin_popcountll(take) * LITE_SLICE_SIZE;
+      lite_sub_relaxed(&lite_stat.dirty_bytes, bytes);
+      lite_add_relaxed(&lite_stat.purged_bytes, bytes);
+      atomic_fetch_and_explicit(&seg->used_mask, ~take, memory_order_release);
+      any = true;
+    }
+  }
+  lite_store_release(&purging, 0);
+  return any;
+}
