@@ -17,7 +17,7 @@ void lite_set_enomem(void) { errno = ENOMEM; }
 void* lite_malloc(size_t size) {
   lite_front* f = lite_tls_front;
   if (LITE_LIKELY(size <= LITE_SMALL_MAX)) {
-    lite_page* page = f->cur[lite_small_class(size)];
+    lite_page* page = f->direct[(size + 7) >> 3];
     lite_block* b = page->free;
     if (LITE_LIKELY(b != NULL)) {
       page->free = b->next;
@@ -30,6 +30,15 @@ void* lite_malloc(size_t size) {
 
 LITE_NOINLINE void* lite_malloc_generic(lite_front* f, size_t size) {
   void* p;
+  if (size > LITE_SMALL_MAX && size <= LITE_MEDIUM_MAX) {  /* the fast path, for superblocks */
+    lite_page* page = f->cur[lite_medium_class(size)];
+    lite_block* b = page->free;
+    if (LITE_LIKELY(b != NULL)) {
+      page->free = b->next;
+      page->used++;
+      return b;
+    }
+  }
   if (size > LITE_MEDIUM_MAX) {
     p = size > PTRDIFF_MAX ? NULL : lite_large_alloc(size, 0);
   } else {

@@ -10,6 +10,7 @@
 #include "lite_internal.h"
 
 lite_front lite_empty_front = {
+    .direct = {[0 ... LITE_SMALL_MAX / 8] = &lite_empty_page},
     .cur = {[0 ... LITE_CLASSES - 1] = &lite_empty_page},
 };
 
@@ -55,7 +56,7 @@ static lite_front* lite_front_new(void) {
     lite_store_release(&seg->slice_page[j], self);
   lite_front* f = (lite_front*)self->start;
   for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
-    f->cur[cls] = &lite_empty_page;
+    lite_front_set_cur(f, cls, &lite_empty_page);
     f->avail[cls] = f->full[cls] = NULL;
   }
   atomic_init(&f->delayed, 0);

@@ -41,6 +41,16 @@ LITE_INLINE size_t lite_class_size(size_t cls) {
   return (cls - LITE_SMALL_CLASSES + LITE_MEDIUM_FIRST) * (size_t)LITE_OS_PAGE;
 }
 
+/* Makes `page` the one front f allocates class cls from. */
+LITE_INLINE void lite_front_set_cur(lite_front* f, size_t cls, lite_page* page) {
+  f->cur[cls] = page;
+  if (cls == 0) {
+    f->direct[0] = f->direct[1] = page;
+  } else if (cls < LITE_SMALL_CLASSES) {
+    f->direct[2 * cls - 1] = f->direct[2 * cls] = page;
+  }
+}
+
 /* ----------------------------------------------------------------------------
  * The radix map: address -> segment (segment.c owns it)
  * ------------------------------------------------------------------------- */

@@ -91,8 +91,11 @@ typedef struct lite_engine {
   _Atomic(uint64_t) abandoned[LITE_CLASSES]; /* stacks: (tag << 32) | page id */
 } __attribute__((aligned(64))) lite_engine;
 
-/* Per-thread state. The malloc fast path reads cur[cls]->free, nothing else. */
+/* Per-thread state. The malloc fast path reads direct[(size+7)/8]->free only. */
 typedef struct lite_front {
+  /* cur[] of the small classes again, indexed by size in 8-byte steps so that
+   * malloc needs no class computation (class c >= 1 fills entries 2c-1 and 2c). */
+  lite_page* direct[LITE_SMALL_MAX / 8 + 1];
   lite_page* cur[LITE_CLASSES];   /* page to allocate from; &lite_empty_page if none */
   lite_page* avail[LITE_CLASSES]; /* owned pages that may have free blocks (has cur) */
   lite_page* full[LITE_CLASSES];  /* owned pages that had none left when last looked */

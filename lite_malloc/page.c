@@ -148,7 +148,7 @@ static void lite_page_to_avail(lite_front* f, lite_page* page) {
 
 static void lite_page_retire(lite_front* f, lite_page* page) {
   lite_list_remove(&f->avail[page->cls], page);
-  if (f->cur[page->cls] == page) f->cur[page->cls] = &lite_empty_page;
+  if (f->cur[page->cls] == page) lite_front_set_cur(f, page->cls, &lite_empty_page);
   lite_slices_release(page);
 }
 
@@ -241,10 +241,10 @@ void* lite_page_malloc_slow(lite_front* f, size_t cls) {
     page = lite_page_find(f, cls);
     if (page == NULL) page = lite_page_acquire(f, cls);
     if (page == NULL) {
-      f->cur[cls] = &lite_empty_page;
+      lite_front_set_cur(f, cls, &lite_empty_page);
       return NULL;
     }
-    f->cur[cls] = page;
+    lite_front_set_cur(f, cls, page);
     if (page->free == NULL) lite_page_extend(page);
   }
   lite_block* b = page->free;
@@ -294,7 +294,7 @@ void lite_page_abandon_all(lite_front* f) {
       lite_list_remove(&f->full[cls], p);
       lite_page_abandon(p);
     }
-    f->cur[cls] = &lite_empty_page;
+    lite_front_set_cur(f, cls, &lite_empty_page);
   }
 }
 
