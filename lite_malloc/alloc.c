@@ -42,7 +42,10 @@ LITE_NOINLINE void* lite_malloc_generic(lite_front* f, size_t size) {
   if (size > LITE_MEDIUM_MAX) {
     p = size > PTRDIFF_MAX ? NULL : lite_large_alloc(size, 0);
   } else {
-    if (f == &lite_empty_front) f = lite_front_attach();
+    if (f == &lite_empty_front) {
+      lite_options_init();
+      f = lite_front_attach();
+    }
     p = f == NULL ? NULL : lite_page_malloc_slow(f, lite_class_of(size));
   }
   if (p == NULL) lite_set_enomem();
@@ -69,18 +72,22 @@ static LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
     lite_large_free(seg, p);
     return;
   }
+  if (seg->kind != LITE_SEGMENT_PAGES && lite_large_recently_freed(p))
+    lite_fatal("double free", p, "large block already freed");
   lite_page* page = lite_block_page(p, "invalid free");
   uintptr_t owner = lite_load_relaxed(&page->owner);
+  lite_block* b = p;
   if ((owner & ~LITE_OWNER_FULL) == (uintptr_t)f) {
     if (!lite_page_is_block(page, (uintptr_t)p, page->limit))
       lite_fatal("invalid free", p, "block was never handed out");
-    lite_page_free_slow(f, page, p);
+    if (b == page->free) lite_fatal("double free", p, "block is already free");
+    lite_page_free_slow(f, page, b);
     return;
   }
   /* Another thread's (or an abandoned) page: hand the block over. */
-  lite_block* b = p;
   lite_block* head = lite_load_relaxed(&page->xfree);
   do {
+    if (b == head) lite_fatal("double free", p, "block is already free");
     b->next = head;
   } while (!lite_cas_weak(&page->xfree, &head, b, memory_order_release, memory_order_relaxed));
   if (owner & LITE_OWNER_FULL) lite_page_notify_owner(page, owner);
@@ -90,11 +97,12 @@ void lite_free(void* p) {
   uintptr_t a = (uintptr_t)p;
   lite_page* page = lite_page_of(a);
   lite_front* f = lite_tls_front;
+  lite_block* b = p;
   if (LITE_LIKELY(lite_load_relaxed(&page->owner) == (uintptr_t)f &&
-                  lite_page_is_block(page, a, page->limit))) {
-    lite_block* b = p;
+                  lite_page_is_block(page, a, page->limit) && b != page->free)) {
     b->next = page->free;
     page->free = b;
+    page->frees++;
     if (LITE_LIKELY(--page->used != 0)) return;
     lite_page_unused(f, page);
     return;

@@ -28,7 +28,7 @@ static void lite_front_detach(void* arg) {
   lite_page_abandon_all(f);
   lite_tls_front = &lite_empty_front;
   lite_sub_relaxed(&lite_stat.threads, 1);
-  lite_stack_push(&lite_free_fronts, f->self);
+  lite_stack_push(&lite_free_fronts, f->self, &lite_stat.retries);
 }
 
 static void lite_process_init(void) {
@@ -58,6 +58,7 @@ static lite_front* lite_front_new(void) {
   for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
     lite_front_set_cur(f, cls, &lite_empty_page);
     f->avail[cls] = f->full[cls] = NULL;
+    f->retired_frees[cls] = 0;
   }
   atomic_init(&f->delayed, 0);
   f->self = self;
@@ -69,7 +70,7 @@ static lite_front* lite_front_new(void) {
 /* Gives the calling thread a front of its own (slow path of its first malloc). */
 lite_front* lite_front_attach(void) {
   lite_process_init();
-  lite_page* spare = lite_stack_pop(&lite_free_fronts);
+  lite_page* spare = lite_stack_pop(&lite_free_fronts, &lite_stat.retries);
   lite_front* f = spare != NULL ? (lite_front*)spare->start : lite_front_new();
   if (f == NULL) return NULL;
   lite_tls_front = f;

@@ -10,6 +10,18 @@
 
 static size_t lite_round_page(size_t n) { return (n + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1); }
 
+/* The last large blocks freed, so that freeing one again reads "double free"
+ * rather than "not allocated by lite_malloc" (its mapping is gone by then). */
+#define LITE_LARGE_RECENT 64
+static _Atomic(uintptr_t) lite_large_recent[LITE_LARGE_RECENT];
+static _Atomic(unsigned) lite_large_recent_next;
+
+bool lite_large_recently_freed(const void* p) {
+  for (size_t i = 0; i < LITE_LARGE_RECENT; i++)
+    if (lite_load_relaxed(&lite_large_recent[i]) == (uintptr_t)p) return true;
+  return false;
+}
+
 void* lite_large_alloc(size_t size, size_t align) {
   if (align < LITE_OS_PAGE) align = LITE_OS_PAGE;
   size_t body = lite_round_page(size ? size : 1);
@@ -25,10 +37,9 @@ void* lite_large_alloc(size_t size, size_t align) {
   seg->large_user = user;
   seg->large_end = end;
   seg->large_gap = 0;
-  if (offset - LITE_LARGE_HEADER >= LITE_SLICE_SIZE) {
-    lite_os_unmap(base + LITE_LARGE_HEADER, offset - LITE_LARGE_HEADER);
+  if (offset - LITE_LARGE_HEADER >= LITE_SLICE_SIZE &&
+      lite_os_unmap(base + LITE_LARGE_HEADER, offset - LITE_LARGE_HEADER))
     seg->large_gap = (uintptr_t)base + LITE_LARGE_HEADER;
-  }
   if (!lite_map_register((uintptr_t)base, end, seg)) {
     if (seg->large_gap) {
       lite_os_unmap(base, LITE_LARGE_HEADER);
@@ -38,8 +49,14 @@ void* lite_large_alloc(size_t size, size_t align) {
     }
     return NULL;
   }
+  for (size_t i = 0; i < LITE_LARGE_RECENT; i++) {
+    uintptr_t old = user;
+    atomic_compare_exchange_strong_explicit(&lite_large_recent[i], &old, 0, memory_order_relaxed,
+                                            memory_order_relaxed);
+  }
   lite_add_relaxed(&lite_stat.large_blocks, 1);
   lite_add_relaxed(&lite_stat.large_bytes, body);
+  lite_add_relaxed(&lite_stat.large_allocs, 1);
   return (void*)user;
 }
 
@@ -49,10 +66,13 @@ static void lite_large_check(lite_segment* seg, const void* p, const char* what)
 
 void lite_large_free(lite_segment* seg, void* p) {
   lite_large_check(seg, p, "invalid free");
+  unsigned slot = lite_add_relaxed(&lite_large_recent_next, 1) % LITE_LARGE_RECENT;
+  lite_store_relaxed(&lite_large_recent[slot], (uintptr_t)p);
   uintptr_t base = (uintptr_t)seg, user = seg->large_user, end = seg->large_end;
   lite_map_unregister(base, end);
   lite_sub_relaxed(&lite_stat.large_blocks, 1);
   lite_sub_relaxed(&lite_stat.large_bytes, end - user);
+  lite_add_relaxed(&lite_stat.large_frees, 1);
   if (seg->large_gap) {
     lite_os_unmap((void*)user, end - user);
     lite_os_unmap((void*)base, LITE_LARGE_HEADER);
@@ -80,11 +100,10 @@ void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
     return q;
   }
   if (body <= usable) {
-    if (usable - body >= LITE_SLICE_SIZE) {
-      uintptr_t new_end = user + body;
+    uintptr_t new_end = user + body;
+    if (usable - body >= LITE_SLICE_SIZE && lite_os_unmap((void*)new_end, end - new_end)) {
       uintptr_t first_unit = (new_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
       lite_map_unregister(first_unit, end);
-      lite_os_unmap((void*)new_end, end - new_end);
       seg->large_end = new_end;
       lite_sub_relaxed(&lite_stat.large_bytes, end - new_end);
     }

@@ -40,6 +40,23 @@
 #define LITE_MALLOC_TLS_DYNAMIC 0
 #endif
 
+/* 1: the OS layer can be told to fail its next mmap / madvise / munmap calls
+ * (lite_malloc_fault_inject), so tests can walk every failure path. */
+#ifndef LITE_MALLOC_FAULT_INJECTION
+#define LITE_MALLOC_FAULT_INJECTION 0
+#endif
+
+/* 1: hardened build: encoded free lists, every double free detected, guard
+ * pages after large blocks, sized frees checked. */
+#ifndef LITE_MALLOC_HARDENED
+#define LITE_MALLOC_HARDENED 0
+#endif
+
+/* Segments mapped together in one mmap, to keep the number of mappings low. */
+#ifndef LITE_MALLOC_SEGMENT_BATCH
+#define LITE_MALLOC_SEGMENT_BATCH 4
+#endif
+
 /* ----------------------------------------------------------------------------
  * Derived constants
  * ------------------------------------------------------------------------- */

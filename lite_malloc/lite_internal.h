@@ -98,14 +98,33 @@ LITE_INLINE lite_segment* lite_segment_of_page(const lite_page* page) {
 }
 
 /* ----------------------------------------------------------------------------
+ * options.c: runtime options, LITE_MALLOC_<NAME> in the environment
+ * X(NAME, name, default, doc)
+ * ------------------------------------------------------------------------- */
+#define LITE_RUNTIME_OPTIONS(X)                                                          \
+  X(STATS, stats, 0, "1: print statistics to stderr when the process exits")            \
+  X(VERBOSE, verbose, 0, "1: print the options in force at start-up")                    \
+  X(PURGE_DELAY, purge_delay, 100,                                                       \
+    "milliseconds free memory may stay resident before going back to the OS")            \
+  X(PURGE_BYTES, purge_bytes, LITE_MALLOC_PURGE_BYTES,                                   \
+    "free resident bytes returned at once when exceeded (or 1/8 of memory in use)")    \
+  X(ZERO_FREED, zero_freed, 0, "1: hardened builds zero small blocks when they are freed")
+
+#define LITE_OPTION_ENUM(NAME, name, def, doc) LITE_OPT_##NAME,
+enum { LITE_RUNTIME_OPTIONS(LITE_OPTION_ENUM) LITE_OPTION_COUNT };
+extern long lite_options[LITE_OPTION_COUNT] LITE_HIDDEN;
+void lite_options_init(void) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
  * os.c: the only place that talks to the kernel (raw system calls)
  * ------------------------------------------------------------------------- */
 void* lite_os_map(size_t size, void* hint) LITE_HIDDEN;
 void* lite_os_map_aligned(size_t size, size_t align) LITE_HIDDEN;
-void lite_os_unmap(void* p, size_t size) LITE_HIDDEN;
+bool lite_os_unmap(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_purge(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) LITE_HIDDEN;
 void lite_os_write_stderr(const char* s, size_t n) LITE_HIDDEN;
+uint64_t lite_os_now_ms(void) LITE_HIDDEN;
 __attribute__((noreturn)) void lite_os_abort(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
@@ -126,8 +145,8 @@ void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) LITE_HID
 void lite_page_abandon_all(lite_front* f) LITE_HIDDEN;
 void lite_page_notify_owner(lite_page* page, uintptr_t owner) LITE_HIDDEN;
 bool lite_page_trim(lite_front* f) LITE_HIDDEN;
-void lite_stack_push(_Atomic(uint64_t)* stack, lite_page* page) LITE_HIDDEN;
-lite_page* lite_stack_pop(_Atomic(uint64_t)* stack) LITE_HIDDEN;
+void lite_stack_push(_Atomic(uint64_t)* stack, lite_page* page, _Atomic(size_t)* retries) LITE_HIDDEN;
+lite_page* lite_stack_pop(_Atomic(uint64_t)* stack, _Atomic(size_t)* retries) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * front.c: thread fronts and engines
@@ -145,6 +164,7 @@ void* lite_large_alloc(size_t size, size_t align) LITE_HIDDEN;
 void lite_large_free(lite_segment* seg, void* p) LITE_HIDDEN;
 void* lite_large_realloc(lite_segment* seg, void* p, size_t size) LITE_HIDDEN;
 size_t lite_large_usable(lite_segment* seg, const void* p) LITE_HIDDEN;
+bool lite_large_recently_freed(const void* p) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * stats.c: counters (relaxed atomics, slow paths only) and error reports
@@ -152,9 +172,12 @@ size_t lite_large_usable(lite_segment* seg, const void* p) LITE_HIDDEN;
 typedef struct lite_counters {
   _Atomic(size_t) mapped_bytes, mappings, segments, large_blocks, large_bytes;
   _Atomic(size_t) dirty_bytes, purged_bytes, pages_in_use, threads;
+  _Atomic(size_t) retries;      /* failed CAS attempts outside any engine */
+  _Atomic(uint64_t) large_allocs, large_frees;
 } lite_counters;
 extern lite_counters lite_stat LITE_HIDDEN;
 __attribute__((noreturn)) void lite_fatal(const char* what, const void* p, const char* reason) LITE_HIDDEN;
+char* lite_fmt_u64(char* out, uint64_t v, unsigned base) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * alloc.c: shared slow paths of the entry points

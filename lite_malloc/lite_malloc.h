@@ -60,8 +60,45 @@ typedef struct lite_malloc_stats {
   size_t purged_bytes;      /* total bytes handed back with madvise so far */
   size_t pages_in_use;      /* 64 KiB slices holding blocks */
   size_t threads;           /* thread fronts currently attached */
+  size_t bytes_in_use;      /* bytes in live blocks (class sizes, large blocks) */
+  size_t bytes_cached;      /* bytes held for reuse: free blocks in pages, dirty slices */
+  size_t cas_retries;       /* failed CAS attempts on shared structures, all engines */
+  uint64_t allocations;     /* blocks ever handed out */
+  uint64_t frees;           /* blocks ever given back */
 } lite_malloc_stats;
 LITE_API void lite_malloc_get_stats(lite_malloc_stats* out);
+
+/* Per size class (index 0 .. size_classes-1; see lite_malloc_get_config). The
+ * figures of other threads are read while they run, so they are a snapshot. */
+typedef struct lite_malloc_class_stats {
+  size_t block_size;        /* bytes per block */
+  uint64_t allocations;     /* blocks ever handed out */
+  uint64_t frees;           /* blocks ever given back (and collected by their page) */
+  size_t live;              /* blocks in use now */
+  size_t pages;             /* pages of this class */
+} lite_malloc_class_stats;
+/* Fills out[0 .. count-1] for the first `count` classes; returns the number of
+ * classes. The last entry past them (index size_classes) is not written. */
+LITE_API size_t lite_malloc_get_class_stats(lite_malloc_class_stats* out, size_t count);
+
+/* Failed CAS attempts on engine `engine` (contention), or 0 past the last. */
+LITE_API size_t lite_malloc_engine_retries(size_t engine);
+
+/* Writes the statistics as text (format 0, as lite_malloc_stats_print does) or
+ * as XML (format 1, in the spirit of glibc's malloc_info) through write(). */
+LITE_API void lite_malloc_stats_write(void (*write)(void* ctx, const char* s, size_t n), void* ctx,
+                                      int format);
+
+/* Fault injection (builds with LITE_MALLOC_FAULT_INJECTION=1, e.g. the Bazel
+ * target //lite_malloc:core_faults): after `skip` more successful calls of the
+ * operation, the next `count` calls fail as if the kernel had refused them.
+ * Returns 0, or -1 in builds without fault injection. */
+typedef enum lite_malloc_fault {
+  LITE_FAULT_MMAP = 0,
+  LITE_FAULT_MADVISE = 1,
+  LITE_FAULT_MUNMAP = 2,
+} lite_malloc_fault;
+LITE_API int lite_malloc_fault_inject(lite_malloc_fault op, unsigned long skip, unsigned long count);
 
 /* Prints the statistics above to stderr. */
 LITE_API void lite_malloc_stats_print(void);

@@ -55,6 +55,8 @@ typedef struct lite_page {
   uint8_t slice_count;      /* 64 KiB slices the page spans */
   uint8_t kind;             /* enum lite_page_kind */
   uint32_t slice_index;     /* first slice within its segment */
+  uint64_t frees;           /* blocks that came back to this page, ever (statistics);
+                               blocks handed out = frees + used */
   struct lite_page* next;   /* owner's list (available or full) for this class */
   struct lite_page* prev;
   /* --- shared --- */
@@ -87,6 +89,7 @@ typedef struct lite_segment {
 
 typedef struct lite_engine {
   _Atomic(lite_segment*) segments;     /* push-only list */
+  _Atomic(size_t) retries;             /* failed CAS attempts on this engine (contention) */
   _Atomic(lite_segment*) hint;         /* segment where the last claim succeeded */
   _Atomic(uint64_t) abandoned[LITE_CLASSES]; /* stacks: (tag << 32) | page id */
 } __attribute__((aligned(64))) lite_engine;
@@ -103,6 +106,7 @@ typedef struct lite_front {
   /* Full pages that other threads freed into since the owner last looked (page
    * ids, pushed by any thread, taken whole by the owner). */
   _Atomic(uint32_t) delayed;
+  uint64_t retired_frees[LITE_CLASSES]; /* frees counted by pages this front retired */
   uint32_t id;                    /* attach order; picks the pinned engine */
   uint32_t rr;                    /* round-robin cursor (per-allocation engines) */
 } lite_front;

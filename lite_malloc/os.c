@@ -23,6 +23,7 @@
  * (TSan would otherwise take reuse of an unmapped range for a race). */
 #include <errno.h>
 #include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 static long lite_libc_result(long r) { return r == -1 ? -errno : r; }
@@ -44,6 +45,11 @@ static long lite_sys_mremap(void* p, size_t old_size, size_t new_size) {
 }
 static long lite_sys_write(const char* s, size_t n) { return write(2, s, n); }
 static void lite_sys_abort(void) { abort(); }
+static uint64_t lite_sys_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 #else
 #if defined(__x86_64__)
 static inline long lite_syscall6(long n, long a, long b, long c, long d, long e, long f) {
@@ -91,6 +97,13 @@ static long lite_sys_mremap(void* p, size_t old_size, size_t new_size) {
 static long lite_sys_write(const char* s, size_t n) {
   return lite_syscall6(SYS_write, 2, (long)s, (long)n, 0, 0, 0);
 }
+static uint64_t lite_sys_now_ms(void) {
+  struct {
+    long sec, nsec;
+  } ts = {0, 0};
+  lite_syscall6(SYS_clock_gettime, 6 /* CLOCK_MONOTONIC_COARSE */, (long)&ts, 0, 0, 0, 0);
+  return (uint64_t)ts.sec * 1000 + (uint64_t)ts.nsec / 1000000;
+}
 static void lite_sys_abort(void) {
   long tid = lite_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
   long pid = lite_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
@@ -101,17 +114,64 @@ static void lite_sys_abort(void) {
 
 static bool lite_sys_failed(long r) { return (unsigned long)r > (unsigned long)-4096L; }
 
+// -----------------------------------------------------------------------------
+// Fault injection
+// -----------------------------------------------------------------------------
+#if LITE_MALLOC_FAULT_INJECTION
+static _Atomic(unsigned long) lite_fault_skip[3], lite_fault_count[3];
+
+int lite_malloc_fault_inject(lite_malloc_fault op, unsigned long skip, unsigned long count) {
+  if ((unsigned)op > LITE_FAULT_MUNMAP) return -1;
+  lite_store_relaxed(&lite_fault_count[op], count);
+  lite_store_relaxed(&lite_fault_skip[op], skip);
+  return 0;
+}
+
+/* True when this call of op is one that must fail. */
+static bool lite_fault(lite_malloc_fault op) {
+  if (lite_load_relaxed(&lite_fault_count[op]) == 0) return false;
+  unsigned long skip = lite_load_relaxed(&lite_fault_skip[op]);
+  while (skip > 0) {
+    if (atomic_compare_exchange_weak_explicit(&lite_fault_skip[op], &skip, skip - 1,
+                                              memory_order_relaxed, memory_order_relaxed))
+      return false;
+  }
+  unsigned long count = lite_load_relaxed(&lite_fault_count[op]);
+  while (count > 0) {
+    if (atomic_compare_exchange_weak_explicit(&lite_fault_count[op], &count, count - 1,
+                                              memory_order_relaxed, memory_order_relaxed))
+      return true;
+  }
+  return false;
+}
+#else
+int lite_malloc_fault_inject(lite_malloc_fault op, unsigned long skip, unsigned long count) {
+  (void)op;
+  (void)skip;
+  (void)count;
+  return -1;
+}
+static inline bool lite_fault(lite_malloc_fault op) {
+  (void)op;
+  return false;
+}
+#endif
+
 void* lite_os_map(size_t size, void* hint) {
+  if (lite_fault(LITE_FAULT_MMAP)) return NULL;
   long r = lite_sys_mmap(hint, size);
   if (lite_sys_failed(r)) return NULL;
   lite_add_relaxed(&lite_stat.mapped_bytes, size);
   return (void*)r;
 }
 
-void lite_os_unmap(void* p, size_t size) {
-  if (size == 0) return;
-  lite_sys_munmap(p, size);
+/* False when the kernel refused (it can: splitting a mapping needs a new one);
+ * the range then stays mapped and counted. */
+bool lite_os_unmap(void* p, size_t size) {
+  if (size == 0) return true;
+  if (lite_fault(LITE_FAULT_MUNMAP) || lite_sys_failed(lite_sys_munmap(p, size))) return false;
   lite_sub_relaxed(&lite_stat.mapped_bytes, size);
+  return true;
 }
 
 /* Maps size bytes at an address that is a multiple of align (a power of two of
@@ -137,7 +197,7 @@ void* lite_os_map_aligned(size_t size, size_t align) {
 }
 
 bool lite_os_purge(void* p, size_t size) {
-  return !lite_sys_failed(lite_sys_madvise(p, size));
+  return !lite_fault(LITE_FAULT_MADVISE) && !lite_sys_failed(lite_sys_madvise(p, size));
 }
 
 bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) {
@@ -155,6 +215,8 @@ void lite_os_write_stderr(const char* s, size_t n) {
     n -= (size_t)r;
   }
 }
+
+uint64_t lite_os_now_ms(void) { return lite_sys_now_ms(); }
 
 void lite_os_abort(void) {
   lite_sys_abort();

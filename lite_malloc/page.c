@@ -18,25 +18,29 @@
 // Lock-free stacks of pages: (tag << 32) | page id, so ABA would need 2^32
 // operations between one thread's read and its CAS.
 // -----------------------------------------------------------------------------
-void lite_stack_push(_Atomic(uint64_t)* stack, lite_page* page) {
+/* Failed CAS attempts are added to *retries (an engine's contention count). */
+void lite_stack_push(_Atomic(uint64_t)* stack, lite_page* page, _Atomic(size_t)* retries) {
   uint64_t old = lite_load_relaxed(stack), id = lite_page_id(page);
-  do {
+  for (;;) {
     lite_store_relaxed(&page->stack_next, (uint32_t)old);
-  } while (!lite_cas_weak(stack, &old, ((old >> 32) + 1) << 32 | id, memory_order_release,
-                          memory_order_relaxed));
+    if (lite_cas_weak(stack, &old, ((old >> 32) + 1) << 32 | id, memory_order_release,
+                      memory_order_relaxed))
+      return;
+    lite_add_relaxed(retries, 1);
+  }
 }
 
-lite_page* lite_stack_pop(_Atomic(uint64_t)* stack) {
+lite_page* lite_stack_pop(_Atomic(uint64_t)* stack, _Atomic(size_t)* retries) {
   uint64_t old = lite_load_acquire(stack);
-  lite_page* page;
-  do {
+  for (;;) {
     if ((uint32_t)old == 0) return NULL;
-    page = lite_page_from_id((uint32_t)old);
+    lite_page* page = lite_page_from_id((uint32_t)old);
     uint64_t next = lite_load_relaxed(&page->stack_next);
     if (lite_cas_weak(stack, &old, ((old >> 32) + 1) << 32 | next, memory_order_acquire,
                       memory_order_acquire))
       return page;
-  } while (1);
+    lite_add_relaxed(retries, 1);
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -89,6 +93,7 @@ static void lite_page_init(lite_page* page, lite_front* f, size_t cls) {
   page->magic = UINT64_MAX / size + 1;
   page->free = NULL;
   page->used = 0;
+  page->frees = 0;
   page->cls = (uint16_t)cls;
   page->kind = LITE_PAGE_BLOCKS;
   page->next = page->prev = NULL;
@@ -128,6 +133,7 @@ static void lite_page_collect(lite_page* page) {
   tail->next = page->free;
   page->free = b;
   page->used -= n;
+  page->frees += n;
 }
 
 static bool lite_page_has_room(const lite_page* page) {
@@ -147,6 +153,7 @@ static void lite_page_to_avail(lite_front* f, lite_page* page) {
 }
 
 static void lite_page_retire(lite_front* f, lite_page* page) {
+  f->retired_frees[page->cls] += page->frees;
   lite_list_remove(&f->avail[page->cls], page);
   if (f->cur[page->cls] == page) lite_front_set_cur(f, page->cls, &lite_empty_page);
   lite_slices_release(page);
@@ -214,7 +221,7 @@ static lite_page* lite_page_find(lite_front* f, size_t cls) {
 static lite_page* lite_page_acquire(lite_front* f, size_t cls) {
   uint32_t e = lite_front_engine(f);
   lite_page* page;
-  while ((page = lite_stack_pop(&lite_engines[e].abandoned[cls])) != NULL) {
+  while ((page = lite_stack_pop(&lite_engines[e].abandoned[cls], &lite_engines[e].retries)) != NULL) {
     lite_store_relaxed(&page->owner, (uintptr_t)f);
     lite_page_collect(page);
     lite_list_push(&f->avail[cls], page);
@@ -266,6 +273,7 @@ void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) {
   if (lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) lite_page_to_avail(f, page);
   b->next = page->free;
   page->free = b;
+  page->frees++;
   if (--page->used == 0) lite_page_unused(f, page);
 }
 
@@ -279,7 +287,8 @@ static void lite_page_abandon(lite_page* page) {
     return;
   }
   lite_store_release(&page->owner, 0);
-  lite_stack_push(&lite_engines[lite_segment_of_page(page)->engine].abandoned[page->cls], page);
+  lite_engine* e = &lite_engines[lite_segment_of_page(page)->engine];
+  lite_stack_push(&e->abandoned[page->cls], page, &e->retries);
 }
 
 void lite_page_abandon_all(lite_front* f) {
@@ -323,9 +332,10 @@ bool lite_page_trim(lite_front* f) {
   for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
     for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
       _Atomic(uint64_t)* stack = &lite_engines[e].abandoned[cls];
+      _Atomic(size_t)* retries = &lite_engines[e].retries;
       if ((uint32_t)lite_load_relaxed(stack) == 0) continue;
       lite_page *keep = NULL, *p;
-      while ((p = lite_stack_pop(stack)) != NULL) {
+      while ((p = lite_stack_pop(stack, retries)) != NULL) {
         lite_page_collect(p);
         if (p->used == 0) {
           lite_slices_release(p);
@@ -338,7 +348,7 @@ bool lite_page_trim(lite_front* f) {
       while (keep != NULL) {
         p = keep;
         keep = p->next;
-        lite_stack_push(stack, p);
+        lite_stack_push(stack, p, retries);
       }
     }
   }

@@ -75,8 +75,32 @@ bool lite_map_register(uintptr_t start, uintptr_t end, lite_segment* seg) {
 // -----------------------------------------------------------------------------
 // Segments
 // -----------------------------------------------------------------------------
+static bool lite_purge_due(void);
+/* Segments mapped but not yet given to an engine, as a stack of the page ids
+ * of their header slices. */
+static _Atomic(uint64_t) lite_spare_segments;
+
+/* A fresh (all-zero) segment: a spare one, or the first of a new batch of
+ * LITE_MALLOC_SEGMENT_BATCH mapped at once (one mapping instead of several). */
+static lite_segment* lite_segment_map(void) {
+  lite_page* header = lite_stack_pop(&lite_spare_segments, &lite_stat.retries);
+  if (header != NULL) return lite_segment_of_page(header);
+  size_t count = LITE_MALLOC_SEGMENT_BATCH;
+  uint8_t* batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
+  if (batch == NULL && count > 1) {
+    count = 1;
+    batch = lite_os_map_aligned(LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
+  }
+  if (batch == NULL) return NULL;
+  lite_add_relaxed(&lite_stat.mappings, 1);
+  for (size_t i = 1; i < count; i++)
+    lite_stack_push(&lite_spare_segments, &((lite_segment*)(batch + i * LITE_SEGMENT_SIZE))->pages[0],
+                    &lite_stat.retries);
+  return (lite_segment*)batch;
+}
+
 static lite_segment* lite_segment_new(uint32_t engine) {
-  lite_segment* seg = lite_os_map_aligned(LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
+  lite_segment* seg = lite_segment_map();
   if (seg == NULL) return NULL;
   /* Fresh anonymous memory is zero: only non-zero fields need setting. */
   for (size_t i = 0; i < LITE_SLICES; i++) {
@@ -87,16 +111,17 @@ static lite_segment* lite_segment_new(uint32_t engine) {
   seg->engine = engine;
   atomic_init(&seg->used_mask, 1); /* the header slice */
   if (!lite_map_register((uintptr_t)seg, (uintptr_t)seg + LITE_SEGMENT_SIZE, seg)) {
-    lite_os_unmap(seg, LITE_SEGMENT_SIZE);
+    lite_stack_push(&lite_spare_segments, &seg->pages[0], &lite_stat.retries);
     return NULL;
   }
   lite_engine* e = &lite_engines[engine];
   lite_segment* head = lite_load_relaxed(&e->segments);
-  do {
+  for (;;) {
     seg->next = head;
-  } while (!lite_cas_weak(&e->segments, &head, seg, memory_order_release, memory_order_relaxed));
+    if (lite_cas_weak(&e->segments, &head, seg, memory_order_release, memory_order_relaxed)) break;
+    lite_add_relaxed(&e->retries, 1);
+  }
   lite_add_relaxed(&lite_stat.segments, 1);
-  lite_add_relaxed(&lite_stat.mappings, 1);
   return seg;
 }
 
@@ -114,18 +139,18 @@ static lite_page* lite_segment_try_claim(lite_segment* seg, size_t count) {
     if (runs == 0) return NULL;
     unsigned i = (unsigned)__builtin_ctzll(runs);
     uint64_t want = lite_run_mask(count) << i;
-    if (lite_cas_weak(&seg->used_mask, &used, used | want, memory_order_acquire,
-                      memory_order_relaxed)) {
-      uint64_t was_dirty =
-          atomic_fetch_and_explicit(&seg->dirty_mask, ~want, memory_order_relaxed) & want;
-      if (was_dirty)
-        lite_sub_relaxed(&lite_stat.dirty_bytes,
-                         (size_t)__builtin_popcountll(was_dirty) * LITE_SLICE_SIZE);
-      lite_add_relaxed(&lite_stat.pages_in_use, count);
-      lite_page* page = &seg->pages[i];
-      page->slice_count = (uint8_t)count;
-      return page;
+    if (!lite_cas_weak(&seg->used_mask, &used, used | want, memory_order_acquire,
+                       memory_order_relaxed)) {
+      lite_add_relaxed(&lite_engines[seg->engine].retries, 1);
+      continue;
     }
+    uint64_t was_dirty = atomic_fetch_and_explicit(&seg->dirty_mask, ~want, memory_order_relaxed) & want;
+    if (was_dirty)
+      lite_sub_relaxed(&lite_stat.dirty_bytes, (size_t)__builtin_popcountll(was_dirty) * LITE_SLICE_SIZE);
+    lite_add_relaxed(&lite_stat.pages_in_use, count);
+    lite_page* page = &seg->pages[i];
+    page->slice_count = (uint8_t)count;
+    return page;
   }
 }
 
@@ -170,8 +195,15 @@ void lite_slices_release(lite_page* page) {
   atomic_fetch_and_explicit(&seg->used_mask, ~mask, memory_order_release);
   size_t in_use = lite_sub_relaxed(&lite_stat.pages_in_use, count) - count;
   size_t allowed = in_use * LITE_SLICE_SIZE / 8;
-  if (allowed < LITE_MALLOC_PURGE_BYTES) allowed = LITE_MALLOC_PURGE_BYTES;
-  if (dirty > allowed) lite_purge();
+  if (allowed < (size_t)lite_options[LITE_OPT_PURGE_BYTES]) allowed = (size_t)lite_options[LITE_OPT_PURGE_BYTES];
+  if (dirty > allowed || lite_purge_due()) lite_purge();
+}
+
+/* When the last purge is older than LITE_MALLOC_PURGE_DELAY milliseconds. */
+static _Atomic(uint64_t) lite_last_purge_ms;
+static bool lite_purge_due(void) {
+  uint64_t now = lite_os_now_ms();
+  return now - lite_load_relaxed(&lite_last_purge_ms) >= (uint64_t)lite_options[LITE_OPT_PURGE_DELAY];
 }
 
 // -----------------------------------------------------------------------------
@@ -217,6 +249,7 @@ bool lite_purge(void) {
       any = true;
     }
   }
+  lite_store_relaxed(&lite_last_purge_ms, lite_os_now_ms());
   lite_store_release(&purging, 0);
   return any;
 }
