@@ -17,13 +17,8 @@ void lite_set_enomem(void) { errno = ENOMEM; }
 void* lite_malloc(size_t size) {
   lite_front* f = lite_tls_front;
   if (LITE_LIKELY(size <= LITE_SMALL_MAX)) {
-    lite_page* page = f->direct[(size + 7) >> 3];
-    lite_block* b = page->free;
-    if (LITE_LIKELY(b != NULL)) {
-      page->free = b->next;
-      page->used++;
-      return b;
-    }
+    lite_block* b = lite_page_pop(f->direct[(size + 7) >> 3]);
+    if (LITE_LIKELY(b != NULL)) return b;
   }
   return lite_malloc_generic(f, size);
 }
@@ -31,13 +26,8 @@ void* lite_malloc(size_t size) {
 LITE_NOINLINE void* lite_malloc_generic(lite_front* f, size_t size) {
   void* p;
   if (size > LITE_SMALL_MAX && size <= LITE_MEDIUM_MAX) {  /* the fast path, for superblocks */
-    lite_page* page = f->cur[lite_medium_class(size)];
-    lite_block* b = page->free;
-    if (LITE_LIKELY(b != NULL)) {
-      page->free = b->next;
-      page->used++;
-      return b;
-    }
+    lite_block* b = lite_page_pop(f->cur[lite_medium_class(size)]);
+    if (LITE_LIKELY(b != NULL)) return b;
   }
   if (size > LITE_MEDIUM_MAX) {
     p = size > PTRDIFF_MAX ? NULL : lite_large_alloc(size, 0);
@@ -85,10 +75,11 @@ static LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
     return;
   }
   /* Another thread's (or an abandoned) page: hand the block over. */
+  lite_hardened_on_free(page, b);
   lite_block* head = lite_load_relaxed(&page->xfree);
   do {
     if (b == head) lite_fatal("double free", p, "block is already free");
-    b->next = head;
+    lite_set_next(b, head);
   } while (!lite_cas_weak(&page->xfree, &head, b, memory_order_release, memory_order_relaxed));
   if (owner & LITE_OWNER_FULL) lite_page_notify_owner(page, owner);
 }
@@ -100,9 +91,7 @@ void lite_free(void* p) {
   lite_block* b = p;
   if (LITE_LIKELY(lite_load_relaxed(&page->owner) == (uintptr_t)f &&
                   lite_page_is_block(page, a, page->limit) && b != page->free)) {
-    b->next = page->free;
-    page->free = b;
-    page->frees++;
+    lite_page_push(page, b);
     if (LITE_LIKELY(--page->used != 0)) return;
     lite_page_unused(f, page);
     return;
@@ -110,14 +99,29 @@ void lite_free(void* p) {
   lite_free_generic(p, f);
 }
 
+/* Hardened builds check that a sized free names a size the block could have
+ * been allocated with. A block stays in place when realloc shrinks it to more
+ * than half, so for lite_free_sized that is (usable/2, usable]; an aligned block
+ * was rounded up by at most its alignment (or a 4 KiB page). */
+static void lite_check_size(void* p, size_t size, size_t alignment) {
+  if (!LITE_MALLOC_HARDENED || p == NULL) return;
+  size_t usable = lite_malloc_usable_size(p), floor;
+  if (alignment > 16) {
+    size_t step = alignment > LITE_OS_PAGE ? alignment : LITE_OS_PAGE;
+    floor = usable > step ? usable - step : 0;
+  } else {
+    floor = usable <= 32 ? 0 : usable / 2;
+  }
+  if (size > usable || size < floor) lite_fatal("invalid sized free", p, "size does not match the block");
+}
+
 void lite_free_sized(void* p, size_t size) {
-  (void)size;
+  lite_check_size(p, size, 0);
   lite_free(p);
 }
 
 void lite_free_aligned_sized(void* p, size_t alignment, size_t size) {
-  (void)alignment;
-  (void)size;
+  lite_check_size(p, size, alignment);
   lite_free(p);
 }
 

@@ -7,6 +7,8 @@
 #include "lite_internal.h"
 
 #define LITE_LARGE_HEADER ((size_t)LITE_OS_PAGE)
+/* Hardened builds end every large block with an inaccessible guard page. */
+#define LITE_LARGE_GUARD ((size_t)(LITE_MALLOC_HARDENED ? LITE_OS_PAGE : 0))
 
 static size_t lite_round_page(size_t n) { return (n + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1); }
 
@@ -28,8 +30,12 @@ void* lite_large_alloc(size_t size, size_t align) {
   if (body < size || body > PTRDIFF_MAX - align - LITE_SEGMENT_SIZE) return NULL;
   size_t offset = align;  /* from the header to the block */
   size_t base_align = align > LITE_SEGMENT_SIZE ? align : LITE_SEGMENT_SIZE;
-  uint8_t* base = lite_os_map_aligned(offset + body, base_align);
+  uint8_t* base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
   if (base == NULL) return NULL;
+  if (LITE_LARGE_GUARD && !lite_os_protect_none(base + offset + body, LITE_LARGE_GUARD)) {
+    lite_os_unmap(base, offset + body + LITE_LARGE_GUARD);
+    return NULL;
+  }
   lite_segment* seg = (lite_segment*)base;
   uintptr_t user = (uintptr_t)base + offset, end = user + body;
   for (size_t i = 0; i < LITE_SLICES; i++) atomic_init(&seg->slice_page[i], &lite_empty_page);
@@ -43,9 +49,9 @@ void* lite_large_alloc(size_t size, size_t align) {
   if (!lite_map_register((uintptr_t)base, end, seg)) {
     if (seg->large_gap) {
       lite_os_unmap(base, LITE_LARGE_HEADER);
-      lite_os_unmap((void*)user, body);
+      lite_os_unmap((void*)user, body + LITE_LARGE_GUARD);
     } else {
-      lite_os_unmap(base, offset + body);
+      lite_os_unmap(base, offset + body + LITE_LARGE_GUARD);
     }
     return NULL;
   }
@@ -74,10 +80,10 @@ void lite_large_free(lite_segment* seg, void* p) {
   lite_sub_relaxed(&lite_stat.large_bytes, end - user);
   lite_add_relaxed(&lite_stat.large_frees, 1);
   if (seg->large_gap) {
-    lite_os_unmap((void*)user, end - user);
+    lite_os_unmap((void*)user, end - user + LITE_LARGE_GUARD);
     lite_os_unmap((void*)base, LITE_LARGE_HEADER);
   } else {
-    lite_os_unmap((void*)base, end - base);
+    lite_os_unmap((void*)base, end - base + LITE_LARGE_GUARD);
   }
 }
 
@@ -99,9 +105,10 @@ void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
     lite_large_free(seg, p);
     return q;
   }
+  if (LITE_LARGE_GUARD && body <= usable / 2) goto move; /* hardened: keep the guard page */
   if (body <= usable) {
     uintptr_t new_end = user + body;
-    if (usable - body >= LITE_SLICE_SIZE && lite_os_unmap((void*)new_end, end - new_end)) {
+    if (!LITE_LARGE_GUARD && usable - body >= LITE_SLICE_SIZE && lite_os_unmap((void*)new_end, end - new_end)) {
       uintptr_t first_unit = (new_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
       lite_map_unregister(first_unit, end);
       seg->large_end = new_end;
@@ -109,7 +116,7 @@ void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
     }
     return p;
   }
-  if (body >= size && lite_os_grow_inplace(p, usable, body)) {
+  if (!LITE_LARGE_GUARD && body >= size && lite_os_grow_inplace(p, usable, body)) {
     uintptr_t new_end = user + body;
     uintptr_t first_unit = (end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
     if (lite_map_register(first_unit, new_end, seg)) {
@@ -119,9 +126,10 @@ void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
     }
     lite_os_unmap((void*)end, new_end - end);
   }
+move:;
   void* q = lite_malloc(size);
   if (q == NULL) return NULL;
-  memcpy(q, p, usable);
+  memcpy(q, p, size < usable ? size : usable);
   lite_large_free(seg, p);
   return q;
 }

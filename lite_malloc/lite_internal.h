@@ -36,8 +36,10 @@ LITE_INLINE size_t lite_medium_class(size_t n) {
 LITE_INLINE size_t lite_class_of(size_t n) {
   return n <= LITE_SMALL_MAX ? lite_small_class(n) : lite_medium_class(n);
 }
+/* The hardened build tracks blocks at 16-byte granularity: class 0 holds 16. */
+#define LITE_CLASS0_SIZE (LITE_MALLOC_HARDENED ? 16 : 8)
 LITE_INLINE size_t lite_class_size(size_t cls) {
-  if (cls < LITE_SMALL_CLASSES) return cls ? cls * 16 : 8;
+  if (cls < LITE_SMALL_CLASSES) return cls ? cls * 16 : LITE_CLASS0_SIZE;
   return (cls - LITE_SMALL_CLASSES + LITE_MEDIUM_FIRST) * (size_t)LITE_OS_PAGE;
 }
 
@@ -83,6 +85,52 @@ LITE_INLINE bool lite_page_is_block(const lite_page* page, uintptr_t a, size_t l
   return off < limit && off * page->magic < page->magic;
 }
 
+/* ----------------------------------------------------------------------------
+ * Free-list links and hardening (hardened.c)
+ * ------------------------------------------------------------------------- */
+#if LITE_MALLOC_HARDENED
+/* Links are stored xor-ed with a per-process key and the link's own address
+ * (as glibc's safe-linking does), so a use-after-free write cannot plant a
+ * chosen pointer; every pop checks the decoded link lands on a block. */
+extern uintptr_t lite_list_key LITE_HIDDEN;
+LITE_INLINE lite_block* lite_next(const lite_block* b) {
+  return (lite_block*)((uintptr_t)b->next ^ lite_list_key ^ ((uintptr_t)b >> 12));
+}
+LITE_INLINE void lite_set_next(lite_block* b, lite_block* next) {
+  b->next = (lite_block*)((uintptr_t)next ^ lite_list_key ^ ((uintptr_t)b >> 12));
+}
+void lite_hardened_on_alloc(lite_page* page, lite_block* b, lite_block* next) LITE_HIDDEN;
+void lite_hardened_on_free(lite_page* page, lite_block* b) LITE_HIDDEN;
+#else
+LITE_INLINE lite_block* lite_next(const lite_block* b) { return b->next; }
+LITE_INLINE void lite_set_next(lite_block* b, lite_block* next) { b->next = next; }
+LITE_INLINE void lite_hardened_on_alloc(lite_page* page, lite_block* b, lite_block* next) {
+  (void)page, (void)b, (void)next;
+}
+LITE_INLINE void lite_hardened_on_free(lite_page* page, lite_block* b) { (void)page, (void)b; }
+#endif
+void lite_hardened_init(void) LITE_HIDDEN;
+
+/* Pops a block of the owner's page, or NULL when its free list is empty. */
+LITE_INLINE lite_block* lite_page_pop(lite_page* page) {
+  lite_block* b = page->free;
+  if (LITE_LIKELY(b != NULL)) {
+    lite_block* next = lite_next(b);
+    lite_hardened_on_alloc(page, b, next);
+    page->free = next;
+    page->used++;
+  }
+  return b;
+}
+
+/* Pushes a block the owner frees (checks done by the caller). */
+LITE_INLINE void lite_page_push(lite_page* page, lite_block* b) {
+  lite_hardened_on_free(page, b);
+  lite_set_next(b, page->free);
+  page->free = b;
+  page->frees++;
+}
+
 /* Page ids: the address of a page's first slice >> 16 (31 bits for 47-bit
  * addresses). Lock-free stacks hold them with a 32-bit tag. */
 LITE_INLINE uint32_t lite_page_id(const lite_page* page) {
@@ -123,6 +171,7 @@ void* lite_os_map_aligned(size_t size, size_t align) LITE_HIDDEN;
 bool lite_os_unmap(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_purge(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) LITE_HIDDEN;
+bool lite_os_protect_none(void* p, size_t size) LITE_HIDDEN;
 void lite_os_write_stderr(const char* s, size_t n) LITE_HIDDEN;
 uint64_t lite_os_now_ms(void) LITE_HIDDEN;
 __attribute__((noreturn)) void lite_os_abort(void) LITE_HIDDEN;

@@ -79,6 +79,7 @@ void lite_options_init(void) {
   if (!atomic_compare_exchange_strong_explicit(&done, &expected, 1, memory_order_relaxed,
                                                memory_order_relaxed))
     return;
+  lite_hardened_init();
   if (environ != NULL)
     for (char** e = environ; *e != NULL; e++) lite_option_parse(*e);
   if (lite_options[LITE_OPT_VERBOSE]) lite_options_print();

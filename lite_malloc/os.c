@@ -44,6 +44,7 @@ static long lite_sys_mremap(void* p, size_t old_size, size_t new_size) {
   return r;
 }
 static long lite_sys_write(const char* s, size_t n) { return write(2, s, n); }
+static long lite_sys_mprotect_none(void* p, size_t size) { return lite_libc_result(mprotect(p, size, PROT_NONE)); }
 static void lite_sys_abort(void) { abort(); }
 static uint64_t lite_sys_now_ms(void) {
   struct timespec ts;
@@ -96,6 +97,9 @@ static long lite_sys_mremap(void* p, size_t old_size, size_t new_size) {
 }
 static long lite_sys_write(const char* s, size_t n) {
   return lite_syscall6(SYS_write, 2, (long)s, (long)n, 0, 0, 0);
+}
+static long lite_sys_mprotect_none(void* p, size_t size) {
+  return lite_syscall6(SYS_mprotect, (long)p, (long)size, PROT_NONE, 0, 0, 0);
 }
 static uint64_t lite_sys_now_ms(void) {
   struct {
@@ -199,6 +203,8 @@ void* lite_os_map_aligned(size_t size, size_t align) {
 bool lite_os_purge(void* p, size_t size) {
   return !lite_fault(LITE_FAULT_MADVISE) && !lite_sys_failed(lite_sys_madvise(p, size));
 }
+
+bool lite_os_protect_none(void* p, size_t size) { return !lite_sys_failed(lite_sys_mprotect_none(p, size)); }
 
 bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) {
   long r = lite_sys_mremap(p, old_size, new_size);

@@ -112,8 +112,8 @@ static bool lite_page_extend(lite_page* page) {
   if (n > avail) n = avail;
   uintptr_t first = page->start + (uintptr_t)page->reserved * size;
   uintptr_t last = first + (uintptr_t)(n - 1) * size;
-  for (uintptr_t a = first; a < last; a += size) ((lite_block*)a)->next = (lite_block*)(a + size);
-  ((lite_block*)last)->next = page->free;
+  for (uintptr_t a = first; a < last; a += size) lite_set_next((lite_block*)a, (lite_block*)(a + size));
+  lite_set_next((lite_block*)last, page->free);
   page->free = (lite_block*)first;
   page->reserved += n;
   page->limit = (size_t)page->reserved * size;
@@ -126,11 +126,12 @@ static void lite_page_collect(lite_page* page) {
   lite_block* b = lite_exchange(&page->xfree, NULL, memory_order_acquire);
   uint32_t n = 1;
   lite_block* tail = b;
-  while (tail->next != NULL) {
-    tail = tail->next;
+  for (lite_block* next; (next = lite_next(tail)) != NULL; tail = next) {
+    if (LITE_MALLOC_HARDENED && !lite_page_is_block(page, (uintptr_t)next, page->limit))
+      lite_fatal("corrupted free list", tail, "link leaves its page");
     n++;
   }
-  tail->next = page->free;
+  lite_set_next(tail, page->free);
   page->free = b;
   page->used -= n;
   page->frees += n;
@@ -254,10 +255,7 @@ void* lite_page_malloc_slow(lite_front* f, size_t cls) {
     lite_front_set_cur(f, cls, page);
     if (page->free == NULL) lite_page_extend(page);
   }
-  lite_block* b = page->free;
-  page->free = b->next;
-  page->used++;
-  return b;
+  return lite_page_pop(page);
 }
 
 // -----------------------------------------------------------------------------
@@ -271,9 +269,7 @@ void lite_page_unused(lite_front* f, lite_page* page) {
 /* A free by the owner to a page on its full list. */
 void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) {
   if (lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) lite_page_to_avail(f, page);
-  b->next = page->free;
-  page->free = b;
-  page->frees++;
+  lite_page_push(page, b);
   if (--page->used == 0) lite_page_unused(f, page);
 }
 
