@@ -51,7 +51,12 @@ LITE_OPTIONS = {
     "lite_hardened": struct(
         macro = "LITE_MALLOC_HARDENED",
         values = [0, 1],
-        doc = "1: extra checks on free (default 0); also --config=hardened",
+        doc = "1: hardened build (default 0); also --config=hardened",
+    ),
+    "lite_faults": struct(
+        macro = "LITE_MALLOC_FAULT_INJECTION",
+        values = [0, 1],
+        doc = "1: the OS layer can be told to fail (lite_malloc_fault_inject; default 0)",
     ),
 }
 
@@ -160,8 +165,9 @@ def lite_option_copts(fixed = {}):
 def lite_core_library(name, defines = {}, visibility = None, **kwargs):
     """The allocator core (everything but the libc overrides) as a cc_library.
 
-    Sources are the package's *.c except override_*.c, headers its *.h except
-    lite-hooks.h. Other packages include "lite_malloc/<header>.h"; files in
+    Sources are lite_malloc/'s *.c except override_*.c, headers its *.h except
+    lite-hooks.h; any package may declare a variant (e.g. a test's own build
+    with fault injection) next to the tests that use it. Other packages include "lite_malloc/<header>.h"; files in
     lite_malloc/ include each other by bare name.
 
     Args:
@@ -171,10 +177,18 @@ def lite_core_library(name, defines = {}, visibility = None, **kwargs):
       visibility: target visibility.
       **kwargs: passed to cc_library (e.g. testonly, tags).
     """
+    # In lite_malloc/ itself the sources are globbed; elsewhere (a test package
+    # with its own variant) they come from the filegroups exported there.
+    if native.package_name() == "lite_malloc":
+        srcs = native.glob(["*.c"], exclude = ["override_*.c"])
+        hdrs = native.glob(["*.h"], exclude = ["lite-hooks.h"])
+    else:
+        srcs = ["%s:core_sources" % _SETTINGS_PACKAGE]
+        hdrs = ["%s:core_headers" % _SETTINGS_PACKAGE]
     cc_library(
         name = name,
-        srcs = native.glob(["*.c"], exclude = ["override_*.c"]),
-        hdrs = native.glob(["*.h"], exclude = ["lite-hooks.h"]),
+        srcs = srcs,
+        hdrs = hdrs,
         copts = LITE_CORE_COPTS + LITE_WARNING_COPTS + lite_option_copts(defines),
         linkopts = ["-pthread"],
         # Static only: with -fvisibility=hidden a shared core would hide the
