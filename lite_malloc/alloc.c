@@ -30,7 +30,7 @@ LITE_NOINLINE void* lite_malloc_generic(lite_front* f, size_t size) {
     if (LITE_LIKELY(b != NULL)) return b;
   }
   if (size > LITE_MEDIUM_MAX) {
-    p = size > PTRDIFF_MAX ? NULL : lite_large_alloc(size, 0);
+    p = size > PTRDIFF_MAX ? NULL : lite_large_alloc(size, 0, false);
   } else {
     if (f == &lite_empty_front) {
       lite_options_init();
@@ -134,8 +134,8 @@ void* lite_calloc(size_t count, size_t size) {
     lite_set_enomem();
     return NULL;
   }
-  if (n > LITE_MEDIUM_MAX) {  /* fresh mappings are already zero */
-    void* p = lite_large_alloc(n, 0);
+  if (n > LITE_MEDIUM_MAX) {
+    void* p = lite_large_alloc(n, 0, true);
     if (p == NULL) lite_set_enomem();
     return p;
   }
@@ -202,7 +202,7 @@ static void* lite_aligned(size_t alignment, size_t size) {
     if (rounded == 0) rounded = alignment;
     if (rounded <= LITE_MEDIUM_MAX) return lite_malloc(rounded);
   }
-  void* p = lite_large_alloc(size, alignment);
+  void* p = lite_large_alloc(size, alignment, false);
   if (p == NULL) lite_set_enomem();
   return p;
 }

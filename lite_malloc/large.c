@@ -2,18 +2,28 @@
  * 64 KiB, gets a mapping of its own. The mapping starts on a 4 MiB boundary with
  * a one-page header (a lite_segment of kind LARGE) so the radix map finds it;
  * the block starts at max(4 KiB, alignment) past the header, and a gap of 64 KiB
- * or more between the two is unmapped again. */
+ * or more between the two is unmapped again.
+ *
+ * Freed mappings of up to LITE_LARGE_CACHE_BLOCK bytes wait in a small
+ * lock-free cache (slots taken and filled by CAS) so that bursts of large
+ * blocks cost no system calls and no page faults; they count as dirty memory,
+ * and the next purge (past the dirty bound or the purge delay) unmaps them.
+ * Hardened builds keep no cache: each block ends in a guard page. */
 #include <string.h>
 #include "lite_internal.h"
 
 #define LITE_LARGE_HEADER ((size_t)LITE_OS_PAGE)
 /* Hardened builds end every large block with an inaccessible guard page. */
 #define LITE_LARGE_GUARD ((size_t)(LITE_MALLOC_HARDENED ? LITE_OS_PAGE : 0))
+#define LITE_LARGE_CACHE_SLOTS 16
+#define LITE_LARGE_CACHE_BLOCK ((size_t)32 << 20) /* largest mapping kept */
+#define LITE_LARGE_CACHE_BYTES ((size_t)64 << 20) /* most bytes kept in all */
 
 static size_t lite_round_page(size_t n) { return (n + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1); }
 
-/* The last large blocks freed, so that freeing one again reads "double free"
- * rather than "not allocated by lite_malloc" (its mapping is gone by then). */
+// -----------------------------------------------------------------------------
+// Recently freed blocks, so a second free reads "double free"
+// -----------------------------------------------------------------------------
 #define LITE_LARGE_RECENT 64
 static _Atomic(uintptr_t) lite_large_recent[LITE_LARGE_RECENT];
 static _Atomic(unsigned) lite_large_recent_next;
@@ -24,61 +34,20 @@ bool lite_large_recently_freed(const void* p) {
   return false;
 }
 
-void* lite_large_alloc(size_t size, size_t align) {
-  if (align < LITE_OS_PAGE) align = LITE_OS_PAGE;
-  size_t body = lite_round_page(size ? size : 1);
-  if (body < size || body > PTRDIFF_MAX - align - LITE_SEGMENT_SIZE) return NULL;
-  size_t offset = align;  /* from the header to the block */
-  size_t base_align = align > LITE_SEGMENT_SIZE ? align : LITE_SEGMENT_SIZE;
-  uint8_t* base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
-  if (base == NULL) return NULL;
-  if (LITE_LARGE_GUARD && !lite_os_protect_none(base + offset + body, LITE_LARGE_GUARD)) {
-    lite_os_unmap(base, offset + body + LITE_LARGE_GUARD);
-    return NULL;
-  }
-  lite_segment* seg = (lite_segment*)base;
-  uintptr_t user = (uintptr_t)base + offset, end = user + body;
-  for (size_t i = 0; i < LITE_SLICES; i++) atomic_init(&seg->slice_page[i], &lite_empty_page);
-  seg->kind = LITE_SEGMENT_LARGE;
-  seg->large_user = user;
-  seg->large_end = end;
-  seg->large_gap = 0;
-  if (offset - LITE_LARGE_HEADER >= LITE_SLICE_SIZE &&
-      lite_os_unmap(base + LITE_LARGE_HEADER, offset - LITE_LARGE_HEADER))
-    seg->large_gap = (uintptr_t)base + LITE_LARGE_HEADER;
-  if (!lite_map_register((uintptr_t)base, end, seg)) {
-    if (seg->large_gap) {
-      lite_os_unmap(base, LITE_LARGE_HEADER);
-      lite_os_unmap((void*)user, body + LITE_LARGE_GUARD);
-    } else {
-      lite_os_unmap(base, offset + body + LITE_LARGE_GUARD);
-    }
-    return NULL;
-  }
+static void lite_large_forget(uintptr_t user) {
   for (size_t i = 0; i < LITE_LARGE_RECENT; i++) {
     uintptr_t old = user;
     atomic_compare_exchange_strong_explicit(&lite_large_recent[i], &old, 0, memory_order_relaxed,
                                             memory_order_relaxed);
   }
-  lite_add_relaxed(&lite_stat.large_blocks, 1);
-  lite_add_relaxed(&lite_stat.large_bytes, body);
-  lite_add_relaxed(&lite_stat.large_allocs, 1);
-  return (void*)user;
 }
 
-static void lite_large_check(lite_segment* seg, const void* p, const char* what) {
-  if ((uintptr_t)p != seg->large_user) lite_fatal(what, p, "not the start of a block");
-}
-
-void lite_large_free(lite_segment* seg, void* p) {
-  lite_large_check(seg, p, "invalid free");
-  unsigned slot = lite_add_relaxed(&lite_large_recent_next, 1) % LITE_LARGE_RECENT;
-  lite_store_relaxed(&lite_large_recent[slot], (uintptr_t)p);
-  uintptr_t base = (uintptr_t)seg, user = seg->large_user, end = seg->large_end;
+// -----------------------------------------------------------------------------
+// Mapping and unmapping
+// -----------------------------------------------------------------------------
+static void lite_large_unmap(lite_segment* seg) {
+  uintptr_t base = (uintptr_t)seg, user = seg->large_user, end = seg->large_map_end;
   lite_map_unregister(base, end);
-  lite_sub_relaxed(&lite_stat.large_blocks, 1);
-  lite_sub_relaxed(&lite_stat.large_bytes, end - user);
-  lite_add_relaxed(&lite_stat.large_frees, 1);
   if (seg->large_gap) {
     lite_os_unmap((void*)user, end - user + LITE_LARGE_GUARD);
     lite_os_unmap((void*)base, LITE_LARGE_HEADER);
@@ -87,44 +56,169 @@ void lite_large_free(lite_segment* seg, void* p) {
   }
 }
 
+static lite_segment* lite_large_map(size_t body, size_t align) {
+  size_t offset = align; /* from the header to the block */
+  size_t base_align = align > LITE_SEGMENT_SIZE ? align : LITE_SEGMENT_SIZE;
+  uint8_t* base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
+  if (base == NULL) return NULL;
+  if (LITE_LARGE_GUARD && !lite_os_protect_none(base + offset + body, LITE_LARGE_GUARD)) {
+    lite_os_unmap(base, offset + body + LITE_LARGE_GUARD);
+    return NULL;
+  }
+  lite_segment* seg = (lite_segment*)base;
+  for (size_t i = 0; i < LITE_SLICES; i++) atomic_init(&seg->slice_page[i], &lite_empty_page);
+  seg->kind = LITE_SEGMENT_LARGE;
+  seg->large_user = (uintptr_t)base + offset;
+  seg->large_map_end = seg->large_user + body;
+  seg->large_gap = 0;
+  if (offset - LITE_LARGE_HEADER >= LITE_SLICE_SIZE &&
+      lite_os_unmap(base + LITE_LARGE_HEADER, offset - LITE_LARGE_HEADER))
+    seg->large_gap = (uintptr_t)base + LITE_LARGE_HEADER;
+  if (!lite_map_register((uintptr_t)base, seg->large_map_end, seg)) {
+    lite_large_unmap(seg);
+    return NULL;
+  }
+  return seg;
+}
+
+// -----------------------------------------------------------------------------
+// The cache of freed mappings
+// -----------------------------------------------------------------------------
+static _Atomic(lite_segment*) lite_large_cache[LITE_LARGE_CACHE_SLOTS];
+static _Atomic(size_t) lite_large_cached_bytes;
+
+static size_t lite_large_span(const lite_segment* seg) { return seg->large_map_end - (uintptr_t)seg; }
+
+/* A cached mapping with room for a page-aligned block of `body` bytes, wasting
+ * at most half of it; NULL if none. */
+static lite_segment* lite_large_cache_take(size_t body) {
+  size_t need = LITE_LARGE_HEADER + body;
+  for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
+    lite_segment* seg = lite_load_acquire(&lite_large_cache[i]);
+    if (seg == NULL || lite_large_span(seg) < need || lite_large_span(seg) / 2 > need) continue;
+    if (!atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &seg, NULL,
+                                                 memory_order_acquire, memory_order_relaxed))
+      continue;
+    size_t span = lite_large_span(seg);
+    lite_sub_relaxed(&lite_large_cached_bytes, span);
+    lite_sub_relaxed(&lite_stat.dirty_bytes, span);
+    return seg;
+  }
+  return NULL;
+}
+
+/* Keeps a freed mapping for reuse; false when it does not fit. */
+static bool lite_large_cache_put(lite_segment* seg) {
+  size_t span = lite_large_span(seg);
+  if (LITE_LARGE_GUARD || seg->large_gap || span > LITE_LARGE_CACHE_BLOCK ||
+      lite_load_relaxed(&lite_large_cached_bytes) + span > LITE_LARGE_CACHE_BYTES)
+    return false;
+  for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
+    lite_segment* empty = NULL;
+    if (atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &empty, seg,
+                                                memory_order_release, memory_order_relaxed)) {
+      lite_add_relaxed(&lite_large_cached_bytes, span);
+      lite_purge_maybe(lite_add_relaxed(&lite_stat.dirty_bytes, span) + span);
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Unmaps every cached mapping (part of a purge); true if there were any. */
+bool lite_large_cache_drain(void) {
+  bool any = false;
+  for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
+    if (lite_load_relaxed(&lite_large_cache[i]) == NULL) continue;
+    lite_segment* seg = lite_exchange(&lite_large_cache[i], NULL, memory_order_acquire);
+    if (seg == NULL) continue;
+    size_t span = lite_large_span(seg);
+    lite_sub_relaxed(&lite_large_cached_bytes, span);
+    lite_sub_relaxed(&lite_stat.dirty_bytes, span);
+    lite_add_relaxed(&lite_stat.purged_bytes, span);
+    lite_large_unmap(seg);
+    any = true;
+  }
+  return any;
+}
+
+// -----------------------------------------------------------------------------
+// The entry points
+// -----------------------------------------------------------------------------
+void* lite_large_alloc(size_t size, size_t align, bool zero) {
+  if (align < LITE_OS_PAGE) align = LITE_OS_PAGE;
+  size_t body = lite_round_page(size ? size : 1);
+  if (body < size || body > PTRDIFF_MAX - align - LITE_SEGMENT_SIZE) return NULL;
+  lite_segment* seg = align == LITE_OS_PAGE ? lite_large_cache_take(body) : NULL;
+  if (seg != NULL) {
+    seg->large_user = (uintptr_t)seg + LITE_LARGE_HEADER;
+    if (zero) memset((void*)seg->large_user, 0, body);
+  } else {
+    seg = lite_large_map(body, align); /* fresh mappings are zero */
+    if (seg == NULL) return NULL;
+  }
+  seg->large_end = seg->large_user + body;
+  lite_large_forget(seg->large_user);
+  lite_add_relaxed(&lite_stat.large_blocks, 1);
+  lite_add_relaxed(&lite_stat.large_bytes, body);
+  lite_add_relaxed(&lite_stat.large_allocs, 1);
+  return (void*)seg->large_user;
+}
+
+static void lite_large_check(lite_segment* seg, const void* p, const char* what) {
+  if ((uintptr_t)p == seg->large_user) return;
+  if (seg->large_user == 0 || lite_large_recently_freed(p))
+    lite_fatal("double free", p, "large block already freed");
+  lite_fatal(what, p, "not the start of a block");
+}
+
+void lite_large_free(lite_segment* seg, void* p) {
+  lite_large_check(seg, p, "invalid free");
+  unsigned slot = lite_add_relaxed(&lite_large_recent_next, 1) % LITE_LARGE_RECENT;
+  lite_store_relaxed(&lite_large_recent[slot], (uintptr_t)p);
+  lite_sub_relaxed(&lite_stat.large_blocks, 1);
+  lite_sub_relaxed(&lite_stat.large_bytes, seg->large_end - seg->large_user);
+  lite_add_relaxed(&lite_stat.large_frees, 1);
+  uintptr_t user = seg->large_user;
+  seg->large_user = 0; /* a free of it while cached is a double free */
+  if (lite_large_cache_put(seg)) return;
+  seg->large_user = user;
+  lite_large_unmap(seg);
+}
+
 size_t lite_large_usable(lite_segment* seg, const void* p) {
   lite_large_check(seg, p, "malloc_usable_size");
   return seg->large_end - seg->large_user;
 }
 
-/* Shrinks in place (unmapping a tail of 64 KiB or more), grows in place when the
- * kernel can extend the mapping, and otherwise moves. */
+/* Shrinks in place (unmapping a tail of 64 KiB or more), grows in place into
+ * slack or when the kernel can extend the mapping, and otherwise moves. */
 void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
   lite_large_check(seg, p, "invalid realloc");
-  uintptr_t user = seg->large_user, end = seg->large_end;
+  uintptr_t user = seg->large_user, end = seg->large_end, map_end = seg->large_map_end;
   size_t usable = end - user, body = lite_round_page(size);
-  if (size <= LITE_MEDIUM_MAX) {
-    void* q = lite_malloc(size);
-    if (q == NULL) return NULL;
-    memcpy(q, p, size < usable ? size : usable);
-    lite_large_free(seg, p);
-    return q;
-  }
-  if (LITE_LARGE_GUARD && body <= usable / 2) goto move; /* hardened: keep the guard page */
-  if (body <= usable) {
+  if (size <= LITE_MEDIUM_MAX || (LITE_LARGE_GUARD && body <= usable / 2)) goto move;
+  if (body <= map_end - user && (LITE_LARGE_GUARD == 0 || body <= usable)) {
     uintptr_t new_end = user + body;
-    if (!LITE_LARGE_GUARD && usable - body >= LITE_SLICE_SIZE && lite_os_unmap((void*)new_end, end - new_end)) {
+    if (!LITE_LARGE_GUARD && map_end - new_end >= LITE_SLICE_SIZE &&
+        lite_os_unmap((void*)new_end, map_end - new_end)) {
       uintptr_t first_unit = (new_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
-      lite_map_unregister(first_unit, end);
-      seg->large_end = new_end;
-      lite_sub_relaxed(&lite_stat.large_bytes, end - new_end);
+      lite_map_unregister(first_unit, map_end);
+      seg->large_map_end = new_end;
     }
+    if (!LITE_LARGE_GUARD) seg->large_end = new_end;
+    lite_add_relaxed(&lite_stat.large_bytes, seg->large_end - end);
     return p;
   }
-  if (!LITE_LARGE_GUARD && body >= size && lite_os_grow_inplace(p, usable, body)) {
+  if (!LITE_LARGE_GUARD && body >= size && lite_os_grow_inplace(p, map_end - user, body)) {
     uintptr_t new_end = user + body;
-    uintptr_t first_unit = (end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
+    uintptr_t first_unit = (map_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
     if (lite_map_register(first_unit, new_end, seg)) {
-      seg->large_end = new_end;
-      lite_add_relaxed(&lite_stat.large_bytes, body - usable);
+      seg->large_end = seg->large_map_end = new_end;
+      lite_add_relaxed(&lite_stat.large_bytes, new_end - end);
       return p;
     }
-    lite_os_unmap((void*)end, new_end - end);
+    lite_os_unmap((void*)map_end, new_end - map_end);
   }
 move:;
   void* q = lite_malloc(size);

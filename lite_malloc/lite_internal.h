@@ -184,6 +184,7 @@ void lite_slices_release(lite_page* page) LITE_HIDDEN;
 bool lite_map_register(uintptr_t start, uintptr_t end, lite_segment* seg) LITE_HIDDEN;
 void lite_map_unregister(uintptr_t start, uintptr_t end) LITE_HIDDEN;
 bool lite_purge(void) LITE_HIDDEN;
+void lite_purge_maybe(size_t dirty) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * page.c: pages of blocks
@@ -209,7 +210,8 @@ uint32_t lite_front_engine(lite_front* f) LITE_HIDDEN;
 /* ----------------------------------------------------------------------------
  * large.c: blocks mapped directly
  * ------------------------------------------------------------------------- */
-void* lite_large_alloc(size_t size, size_t align) LITE_HIDDEN;
+void* lite_large_alloc(size_t size, size_t align, bool zero) LITE_HIDDEN;
+bool lite_large_cache_drain(void) LITE_HIDDEN;
 void lite_large_free(lite_segment* seg, void* p) LITE_HIDDEN;
 void* lite_large_realloc(lite_segment* seg, void* p, size_t size) LITE_HIDDEN;
 size_t lite_large_usable(lite_segment* seg, const void* p) LITE_HIDDEN;

@@ -81,8 +81,9 @@ typedef struct lite_segment {
   _Atomic(uint64_t) used_mask;   /* slices handed out (bit 0: the header) */
   _Atomic(uint64_t) dirty_mask;  /* free slices still backed by memory */
   /* large blocks only */
-  uintptr_t large_user;          /* the pointer handed out */
+  uintptr_t large_user;          /* the pointer handed out; 0 while cached */
   uintptr_t large_end;           /* end of the usable bytes (page aligned) */
+  uintptr_t large_map_end;       /* end of the mapping (>= large_end when reused) */
   uintptr_t large_gap;           /* start of the unmapped gap before the block, or 0 */
   lite_page pages[];             /* LITE_SEGMENT_PAGES only: one per slice */
 } lite_segment;

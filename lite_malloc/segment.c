@@ -75,7 +75,6 @@ bool lite_map_register(uintptr_t start, uintptr_t end, lite_segment* seg) {
 // -----------------------------------------------------------------------------
 // Segments
 // -----------------------------------------------------------------------------
-static bool lite_purge_due(void);
 /* Segments mapped but not yet given to an engine, as a stack of the page ids
  * of their header slices. */
 static _Atomic(uint64_t) lite_spare_segments;
@@ -193,17 +192,25 @@ void lite_slices_release(lite_page* page) {
   size_t dirty = lite_add_relaxed(&lite_stat.dirty_bytes, bytes) + bytes;
   atomic_fetch_or_explicit(&seg->dirty_mask, mask, memory_order_relaxed);
   atomic_fetch_and_explicit(&seg->used_mask, ~mask, memory_order_release);
-  size_t in_use = lite_sub_relaxed(&lite_stat.pages_in_use, count) - count;
-  size_t allowed = in_use * LITE_SLICE_SIZE / 8;
-  if (allowed < (size_t)lite_options[LITE_OPT_PURGE_BYTES]) allowed = (size_t)lite_options[LITE_OPT_PURGE_BYTES];
-  if (dirty > allowed || lite_purge_due()) lite_purge();
+  lite_sub_relaxed(&lite_stat.pages_in_use, count);
+  lite_purge_maybe(dirty);
 }
 
-/* When the last purge is older than LITE_MALLOC_PURGE_DELAY milliseconds. */
+/* Purges when `dirty` bytes pass the bound (LITE_MALLOC_PURGE_BYTES, or 1/8 of
+ * the memory in use if larger), or when the last purge is older than
+ * LITE_MALLOC_PURGE_DELAY milliseconds (the clock is read every 16th call). */
 static _Atomic(uint64_t) lite_last_purge_ms;
-static bool lite_purge_due(void) {
-  uint64_t now = lite_os_now_ms();
-  return now - lite_load_relaxed(&lite_last_purge_ms) >= (uint64_t)lite_options[LITE_OPT_PURGE_DELAY];
+void lite_purge_maybe(size_t dirty) {
+  static _Atomic(unsigned) calls;
+  size_t allowed = (lite_load_relaxed(&lite_stat.pages_in_use) * LITE_SLICE_SIZE +
+                    lite_load_relaxed(&lite_stat.large_bytes)) / 8;
+  if (allowed < (size_t)lite_options[LITE_OPT_PURGE_BYTES]) allowed = (size_t)lite_options[LITE_OPT_PURGE_BYTES];
+  if (dirty > allowed) {
+    lite_purge();
+  } else if (dirty > 0 && (lite_options[LITE_OPT_PURGE_DELAY] == 0 || lite_add_relaxed(&calls, 1) % 16 == 0)) {
+    uint64_t now = lite_os_now_ms();
+    if (now - lite_load_relaxed(&lite_last_purge_ms) >= (uint64_t)lite_options[LITE_OPT_PURGE_DELAY]) lite_purge();
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -228,7 +235,7 @@ bool lite_purge(void) {
   if (!atomic_compare_exchange_strong_explicit(&purging, &idle, 1, memory_order_acquire,
                                                memory_order_relaxed))
     return false;
-  bool any = false;
+  bool any = lite_large_cache_drain();
   for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
     for (lite_segment* seg = lite_load_acquire(&lite_engines[e].segments); seg != NULL;
          seg = seg->next) {
