@@ -92,7 +92,9 @@ void lite_free(void* p) {
   if (LITE_LIKELY(lite_load_relaxed(&page->owner) == (uintptr_t)f &&
                   lite_page_is_block(page, a, page->limit) && b != page->free)) {
     lite_page_push(page, b);
-    if (LITE_LIKELY(--page->used != 0)) return;
+    uint32_t used = page->used - 1;
+    LITE_COUNTER_SET(page->used, used);
+    if (LITE_LIKELY(used != 0)) return;
     lite_page_unused(f, page);
     return;
   }

@@ -48,7 +48,7 @@ static lite_front* lite_front_new(void) {
   lite_page* self = lite_slices_claim(id % LITE_MALLOC_ENGINES_COUNT, slices);
   if (self == NULL) return NULL;
   lite_segment* seg = lite_segment_of_page(self);
-  self->kind = LITE_PAGE_FRONT;
+  LITE_FIELD_SET(self->kind, LITE_PAGE_FRONT);
   self->start = (uintptr_t)seg + ((uintptr_t)self->slice_index << LITE_SLICE_SHIFT);
   self->limit = 0;
   lite_store_relaxed(&self->owner, 0);
@@ -58,7 +58,7 @@ static lite_front* lite_front_new(void) {
   for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
     lite_front_set_cur(f, cls, &lite_empty_page);
     f->avail[cls] = f->full[cls] = NULL;
-    f->retired_frees[cls] = 0;
+    LITE_COUNTER_SET(f->retired_frees[cls], 0);
   }
   atomic_init(&f->delayed, 0);
   f->self = self;

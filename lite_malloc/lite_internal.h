@@ -22,6 +22,26 @@
 #define LITE_TLS_MODEL __attribute__((tls_model("initial-exec")))
 #endif
 
+/* Counters the owner writes while statistics read them from other threads:
+ * plain stores in normal builds (aligned words cannot tear), relaxed atomic
+ * stores under ThreadSanitizer, so that it can check everything else. Readers
+ * always load them atomically. */
+#if defined(__SANITIZE_THREAD__)
+#define LITE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LITE_TSAN 1
+#endif
+#endif
+#if defined(LITE_TSAN)
+#define LITE_COUNTER_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#else
+#define LITE_COUNTER_SET(field, v) ((field) = (v))
+#endif
+#define LITE_COUNTER_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+/* Fields written on slow paths only (kind, cls): always atomic. */
+#define LITE_FIELD_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+
 /* ----------------------------------------------------------------------------
  * Size classes (inline)
  * ------------------------------------------------------------------------- */
@@ -118,7 +138,7 @@ LITE_INLINE lite_block* lite_page_pop(lite_page* page) {
     lite_block* next = lite_next(b);
     lite_hardened_on_alloc(page, b, next);
     page->free = next;
-    page->used++;
+    LITE_COUNTER_SET(page->used, page->used + 1);
   }
   return b;
 }
@@ -128,7 +148,7 @@ LITE_INLINE void lite_page_push(lite_page* page, lite_block* b) {
   lite_hardened_on_free(page, b);
   lite_set_next(b, page->free);
   page->free = b;
-  page->frees++;
+  LITE_COUNTER_SET(page->frees, page->frees + 1);
 }
 
 /* Page ids: the address of a page's first slice >> 16 (31 bits for 47-bit

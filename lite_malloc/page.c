@@ -92,10 +92,10 @@ static void lite_page_init(lite_page* page, lite_front* f, size_t cls) {
   page->limit = 0;
   page->magic = UINT64_MAX / size + 1;
   page->free = NULL;
-  page->used = 0;
-  page->frees = 0;
-  page->cls = (uint16_t)cls;
-  page->kind = LITE_PAGE_BLOCKS;
+  LITE_COUNTER_SET(page->used, 0);
+  LITE_COUNTER_SET(page->frees, 0);
+  LITE_FIELD_SET(page->cls, (uint16_t)cls);
+  LITE_FIELD_SET(page->kind, LITE_PAGE_BLOCKS);
   page->next = page->prev = NULL;
   lite_store_relaxed(&page->xfree, NULL);
   lite_store_relaxed(&page->owner, (uintptr_t)f);
@@ -133,8 +133,8 @@ static void lite_page_collect(lite_page* page) {
   }
   lite_set_next(tail, page->free);
   page->free = b;
-  page->used -= n;
-  page->frees += n;
+  LITE_COUNTER_SET(page->used, page->used - n);
+  LITE_COUNTER_SET(page->frees, page->frees + n);
 }
 
 static bool lite_page_has_room(const lite_page* page) {
@@ -154,7 +154,7 @@ static void lite_page_to_avail(lite_front* f, lite_page* page) {
 }
 
 static void lite_page_retire(lite_front* f, lite_page* page) {
-  f->retired_frees[page->cls] += page->frees;
+  LITE_COUNTER_SET(f->retired_frees[page->cls], f->retired_frees[page->cls] + page->frees);
   lite_list_remove(&f->avail[page->cls], page);
   if (f->cur[page->cls] == page) lite_front_set_cur(f, page->cls, &lite_empty_page);
   lite_slices_release(page);
@@ -270,7 +270,8 @@ void lite_page_unused(lite_front* f, lite_page* page) {
 void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) {
   if (lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) lite_page_to_avail(f, page);
   lite_page_push(page, b);
-  if (--page->used == 0) lite_page_unused(f, page);
+  LITE_COUNTER_SET(page->used, page->used - 1);
+  if (page->used == 0) lite_page_unused(f, page);
 }
 
 // -----------------------------------------------------------------------------

@@ -185,7 +185,7 @@ void lite_slices_release(lite_page* page) {
   size_t first = page->slice_index, count = page->slice_count;
   for (size_t j = first; j < first + count; j++)
     lite_store_relaxed(&seg->slice_page[j], &lite_empty_page);
-  page->kind = LITE_PAGE_NONE;
+  LITE_FIELD_SET(page->kind, LITE_PAGE_NONE);
   lite_store_relaxed(&page->owner, 0);
   uint64_t mask = lite_run_mask(count) << first;
   size_t bytes = count * LITE_SLICE_SIZE;

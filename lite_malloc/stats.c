@@ -70,17 +70,21 @@ static void lite_walk_pages(void (*visit)(lite_page* page, void* ctx), void* ctx
 
 static void lite_count_page(lite_page* page, void* ctx) {
   lite_malloc_class_stats* out = ctx;
-  if (page->kind == LITE_PAGE_BLOCKS) {
-    lite_malloc_class_stats* c = &out[page->cls];
-    c->live += page->used;
-    c->allocations += page->frees + page->used;
-    c->frees += page->frees;
+  uint8_t kind = LITE_COUNTER_GET(page->kind);
+  if (kind == LITE_PAGE_BLOCKS) {
+    lite_malloc_class_stats* c = &out[LITE_COUNTER_GET(page->cls) % LITE_CLASSES];
+    uint32_t used = LITE_COUNTER_GET(page->used);
+    uint64_t frees = LITE_COUNTER_GET(page->frees);
+    c->live += used;
+    c->allocations += frees + used;
+    c->frees += frees;
     c->pages++;
-  } else if (page->kind == LITE_PAGE_FRONT) {
-    const lite_front* f = (const lite_front*)page->start;
+  } else if (kind == LITE_PAGE_FRONT) {
+    lite_front* f = (lite_front*)page->start;
     for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
-      out[cls].allocations += f->retired_frees[cls];
-      out[cls].frees += f->retired_frees[cls];
+      uint64_t frees = LITE_COUNTER_GET(f->retired_frees[cls]);
+      out[cls].allocations += frees;
+      out[cls].frees += frees;
     }
   }
 }
