@@ -14,7 +14,9 @@
 extern "C" {
 #endif
 
-#define LITE_API __attribute__((visibility("default")))
+/* Exported, and never throwing (so C++ callers, e.g. noexcept operator delete,
+ * need no unwinding around them). */
+#define LITE_API __attribute__((visibility("default"), nothrow))
 
 LITE_API void* lite_malloc(size_t size);
 LITE_API void lite_free(void* p);

@@ -14,15 +14,6 @@
 
 #define LITE_OVERRIDE __attribute__((visibility("default")))
 
-// The frees cannot throw. Said here (lite_malloc.h does not), the noexcept
-// deletes need no landing pad to std::terminate, and become one jmp each.
-extern "C" {
-__attribute__((nothrow)) void lite_free(void* p);
-__attribute__((nothrow)) void lite_free_sized(void* p, std::size_t size);
-__attribute__((nothrow)) void lite_free_aligned_sized(void* p, std::size_t alignment,
-                                                      std::size_t size);
-}
-
 namespace {
 
 // -----------------------------------------------------------------------------
