@@ -76,11 +76,14 @@ static LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
   }
   /* Another thread's (or an abandoned) page: hand the block over. */
   lite_hardened_on_free(page, b);
-  lite_block* head = lite_load_relaxed(&page->xfree);
+  uintptr_t seg_base = (uintptr_t)seg;
+  uint64_t offset = (uintptr_t)b - seg_base;
+  uint64_t head = lite_load_relaxed(&page->xfree);
   do {
-    if (b == head) lite_fatal("double free", p, "block is already free");
-    lite_set_next(b, head);
-  } while (!lite_cas_weak(&page->xfree, &head, b, memory_order_release, memory_order_relaxed));
+    if ((uint32_t)head == offset) lite_fatal("double free", p, "block is already free");
+    lite_set_next(b, (uint32_t)head ? (lite_block*)(seg_base + (uint32_t)head) : NULL);
+  } while (!lite_cas_weak(&page->xfree, &head, ((head >> 32) + 1) << 32 | offset,
+                          memory_order_release, memory_order_relaxed));
   if (owner & LITE_OWNER_FULL) lite_page_notify_owner(page, owner);
 }
 
@@ -171,7 +174,12 @@ void* lite_realloc(void* p, size_t size) {
   }
   size_t usable = lite_block_page(p, "invalid realloc")->block_size;
   if (size <= usable && (size > usable / 2 || usable <= 32)) return p;
-  void* q = lite_malloc(size);
+  /* A block that grows by less than half is likely to grow again (a string or
+   * vector being built): give it half as much again, so that it moves
+   * O(log n) times rather than at every 16-byte class. */
+  size_t want = size;
+  if (size > usable && size - usable < usable / 2) want = usable + usable / 2;
+  void* q = lite_malloc(want);
   if (q == NULL) return NULL;
   memcpy(q, p, size < usable ? size : usable);
   lite_free(p);

@@ -58,7 +58,6 @@ static lite_front* lite_front_new(void) {
   for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
     lite_front_set_cur(f, cls, &lite_empty_page);
     f->avail[cls] = f->full[cls] = NULL;
-    LITE_COUNTER_SET(f->retired_frees[cls], 0);
   }
   atomic_init(&f->delayed, 0);
   f->self = self;

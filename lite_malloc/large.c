@@ -4,10 +4,11 @@
  * the block starts at max(4 KiB, alignment) past the header, and a gap of 64 KiB
  * or more between the two is unmapped again.
  *
- * Freed mappings of up to LITE_LARGE_CACHE_BLOCK bytes wait in a small
- * lock-free cache (slots taken and filled by CAS) so that bursts of large
- * blocks cost no system calls and no page faults; they count as dirty memory,
- * and the next purge (past the dirty bound or the purge delay) unmaps them.
+ * Freed mappings of up to LITE_LARGE_CACHE_BLOCK bytes (32 MiB in all) wait in
+ * a small lock-free cache (slots taken and filled by CAS) so that bursts of
+ * large blocks cost no system calls and no page faults. They count as dirty
+ * memory; a purge tick unmaps those that were already cached at the previous
+ * tick (LITE_MALLOC_PURGE_DELAY), and lite_malloc_trim unmaps them all.
  * Hardened builds keep no cache: each block ends in a guard page. */
 #include <string.h>
 #include "lite_internal.h"
@@ -15,9 +16,9 @@
 #define LITE_LARGE_HEADER ((size_t)LITE_OS_PAGE)
 /* Hardened builds end every large block with an inaccessible guard page. */
 #define LITE_LARGE_GUARD ((size_t)(LITE_MALLOC_HARDENED ? LITE_OS_PAGE : 0))
-#define LITE_LARGE_CACHE_SLOTS 16
+#define LITE_LARGE_CACHE_SLOTS 32
 #define LITE_LARGE_CACHE_BLOCK ((size_t)32 << 20) /* largest mapping kept */
-#define LITE_LARGE_CACHE_BYTES ((size_t)64 << 20) /* most bytes kept in all */
+#define LITE_LARGE_CACHE_BYTES ((size_t)128 << 20) /* most bytes kept in all */
 
 static size_t lite_round_page(size_t n) { return (n + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1); }
 
@@ -56,10 +57,39 @@ static void lite_large_unmap(lite_segment* seg) {
   }
 }
 
+/* Moves a block that starts right after its header (header and all) to a new
+ * 4 MiB-aligned mapping with room for `room` bytes, with mremap: the pages
+ * move, nothing is copied. NULL if the kernel refuses; the block is then
+ * untouched. */
+static lite_segment* lite_large_move(lite_segment* seg, size_t room) {
+  uintptr_t base = (uintptr_t)seg, map_end = seg->large_map_end;
+  room = lite_round_page(room);
+  size_t span = LITE_LARGE_HEADER + room;
+  uint8_t* to = lite_os_map_aligned(span, LITE_SEGMENT_SIZE);
+  if (to == NULL) return NULL;
+  lite_segment* moved = (lite_segment*)to;
+  if (!lite_map_register((uintptr_t)to, (uintptr_t)to + span, moved)) {
+    lite_os_unmap(to, span);
+    return NULL;
+  }
+  if (!lite_os_move(seg, map_end - base, to, span)) {
+    lite_map_unregister((uintptr_t)to, (uintptr_t)to + span);
+    lite_os_unmap(to, span);
+    return NULL;
+  }
+  lite_map_unregister(base, map_end);
+  moved->large_user = (uintptr_t)to + LITE_LARGE_HEADER;
+  LITE_FIELD_SET(moved->large_map_end, (uintptr_t)to + span);
+  return moved;
+}
+
 static lite_segment* lite_large_map(size_t body, size_t align) {
   size_t offset = align; /* from the header to the block */
   size_t base_align = align > LITE_SEGMENT_SIZE ? align : LITE_SEGMENT_SIZE;
   uint8_t* base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
+  /* Out of address space: cached mappings go first, then one more try. */
+  if (base == NULL && lite_large_cache_drain(true))
+    base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
   if (base == NULL) return NULL;
   if (LITE_LARGE_GUARD && !lite_os_protect_none(base + offset + body, LITE_LARGE_GUARD)) {
     lite_os_unmap(base, offset + body + LITE_LARGE_GUARD);
@@ -69,7 +99,7 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
   for (size_t i = 0; i < LITE_SLICES; i++) atomic_init(&seg->slice_page[i], &lite_empty_page);
   seg->kind = LITE_SEGMENT_LARGE;
   seg->large_user = (uintptr_t)base + offset;
-  seg->large_map_end = seg->large_user + body;
+  LITE_FIELD_SET(seg->large_map_end, seg->large_user + body);
   seg->large_gap = 0;
   if (offset - LITE_LARGE_HEADER >= LITE_SLICE_SIZE &&
       lite_os_unmap(base + LITE_LARGE_HEADER, offset - LITE_LARGE_HEADER))
@@ -81,13 +111,23 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
   return seg;
 }
 
+/* Unmaps the part of a mapping past new_end when it is 64 KiB or more. */
+static void lite_large_trim_slack(lite_segment* seg, uintptr_t new_end) {
+  uintptr_t map_end = seg->large_map_end;
+  if (map_end - new_end < LITE_SLICE_SIZE || !lite_os_unmap((void*)new_end, map_end - new_end)) return;
+  uintptr_t first_unit = (new_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
+  lite_map_unregister(first_unit, map_end);
+  LITE_FIELD_SET(seg->large_map_end, new_end);
+}
+
 // -----------------------------------------------------------------------------
 // The cache of freed mappings
 // -----------------------------------------------------------------------------
 static _Atomic(lite_segment*) lite_large_cache[LITE_LARGE_CACHE_SLOTS];
-static _Atomic(size_t) lite_large_cached_bytes;
 
-static size_t lite_large_span(const lite_segment* seg) { return seg->large_map_end - (uintptr_t)seg; }
+/* Read without owning the mapping while scanning the cache (a racing taker
+ * may be resizing it; the CAS that follows then fails), hence atomic. */
+static size_t lite_large_span(lite_segment* seg) { return LITE_COUNTER_GET(seg->large_map_end) - (uintptr_t)seg; }
 
 /* A cached mapping with room for a page-aligned block of `body` bytes, wasting
  * at most half of it; NULL if none. */
@@ -100,40 +140,61 @@ static lite_segment* lite_large_cache_take(size_t body) {
                                                  memory_order_acquire, memory_order_relaxed))
       continue;
     size_t span = lite_large_span(seg);
-    lite_sub_relaxed(&lite_large_cached_bytes, span);
+    lite_sub_relaxed(&lite_stat.large_cached, span);
+    lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
     lite_sub_relaxed(&lite_stat.dirty_bytes, span);
     return seg;
   }
   return NULL;
 }
 
-/* Keeps a freed mapping for reuse; false when it does not fit. */
+/* Keeps a freed mapping for reuse; false when it does not fit. The cache holds
+ * at most LITE_LARGE_CACHE_BYTES, and no more than half of the memory still in
+ * use (or LITE_MALLOC_PURGE_BYTES): when most memory has just been freed, the
+ * cache empties instead, so a bulk free gives memory back at once. */
 static bool lite_large_cache_put(lite_segment* seg) {
   size_t span = lite_large_span(seg);
-  if (LITE_LARGE_GUARD || seg->large_gap || span > LITE_LARGE_CACHE_BLOCK ||
-      lite_load_relaxed(&lite_large_cached_bytes) + span > LITE_LARGE_CACHE_BYTES)
+  if (LITE_LARGE_GUARD || seg->large_gap || span > LITE_LARGE_CACHE_BLOCK) return false;
+  size_t allowed = (lite_load_relaxed(&lite_stat.pages_in_use) * LITE_SLICE_SIZE +
+                    lite_load_relaxed(&lite_stat.large_bytes)) / 2;
+  if (allowed < (size_t)lite_options[LITE_OPT_PURGE_BYTES]) allowed = (size_t)lite_options[LITE_OPT_PURGE_BYTES];
+  if (allowed > LITE_LARGE_CACHE_BYTES) allowed = LITE_LARGE_CACHE_BYTES;
+  if (lite_load_relaxed(&lite_stat.large_cached) + span > allowed) {
+    lite_large_cache_drain(true);
     return false;
+  }
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     lite_segment* empty = NULL;
     if (atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &empty, seg,
                                                 memory_order_release, memory_order_relaxed)) {
-      lite_add_relaxed(&lite_large_cached_bytes, span);
-      lite_purge_maybe(lite_add_relaxed(&lite_stat.dirty_bytes, span) + span);
+      lite_add_relaxed(&lite_stat.large_cached, span);
+      lite_add_relaxed(&lite_stat.large_cached_blocks, 1);
+      lite_add_relaxed(&lite_stat.dirty_bytes, span);
+      /* The cache has its own bound; only the purge delay empties it. */
+      lite_purge_maybe();
       return true;
     }
   }
   return false;
 }
 
-/* Unmaps every cached mapping (part of a purge); true if there were any. */
-bool lite_large_cache_drain(void) {
+/* Unmaps cached mappings (part of a purge): all, or those already cached at
+ * the previous purge tick. True if any went. */
+static lite_segment* lite_large_cache_seen[LITE_LARGE_CACHE_SLOTS]; /* purger only */
+bool lite_large_cache_drain(bool all) {
   bool any = false;
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
-    if (lite_load_relaxed(&lite_large_cache[i]) == NULL) continue;
-    lite_segment* seg = lite_exchange(&lite_large_cache[i], NULL, memory_order_acquire);
-    if (seg == NULL) continue;
+    lite_segment* seg = lite_load_relaxed(&lite_large_cache[i]);
+    lite_segment* seen = lite_large_cache_seen[i];
+    lite_large_cache_seen[i] = seg;
+    if (seg == NULL || (!all && seg != seen)) continue;
+    if (!atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &seg, NULL,
+                                                 memory_order_acquire, memory_order_relaxed))
+      continue;
+    lite_large_cache_seen[i] = NULL;
     size_t span = lite_large_span(seg);
-    lite_sub_relaxed(&lite_large_cached_bytes, span);
+    lite_sub_relaxed(&lite_stat.large_cached, span);
+    lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
     lite_sub_relaxed(&lite_stat.dirty_bytes, span);
     lite_add_relaxed(&lite_stat.purged_bytes, span);
     lite_large_unmap(seg);
@@ -200,13 +261,10 @@ void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
   if (size <= LITE_MEDIUM_MAX || (LITE_LARGE_GUARD && body <= usable / 2)) goto move;
   if (body <= map_end - user && (LITE_LARGE_GUARD == 0 || body <= usable)) {
     uintptr_t new_end = user + body;
-    if (!LITE_LARGE_GUARD && map_end - new_end >= LITE_SLICE_SIZE &&
-        lite_os_unmap((void*)new_end, map_end - new_end)) {
-      uintptr_t first_unit = (new_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
-      lite_map_unregister(first_unit, map_end);
-      seg->large_map_end = new_end;
+    if (!LITE_LARGE_GUARD) {
+      lite_large_trim_slack(seg, new_end);
+      seg->large_end = new_end;
     }
-    if (!LITE_LARGE_GUARD) seg->large_end = new_end;
     lite_add_relaxed(&lite_stat.large_bytes, seg->large_end - end);
     return p;
   }
@@ -214,11 +272,20 @@ void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
     uintptr_t new_end = user + body;
     uintptr_t first_unit = (map_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
     if (lite_map_register(first_unit, new_end, seg)) {
-      seg->large_end = seg->large_map_end = new_end;
+      seg->large_end = new_end;
+      LITE_FIELD_SET(seg->large_map_end, new_end);
       lite_add_relaxed(&lite_stat.large_bytes, new_end - end);
       return p;
     }
     lite_os_unmap((void*)map_end, new_end - map_end);
+  }
+  if (!LITE_LARGE_GUARD && user == (uintptr_t)seg + LITE_LARGE_HEADER) {
+    lite_segment* moved = lite_large_move(seg, body + body / 2);
+    if (moved != NULL) {
+      moved->large_end = moved->large_user + body;
+      lite_add_relaxed(&lite_stat.large_bytes, body - usable);
+      return (void*)moved->large_user;
+    }
   }
 move:;
   void* q = lite_malloc(size);

@@ -29,7 +29,7 @@
 #endif
 
 /* Free-but-resident memory allowed before it is handed back to the OS (bytes);
- * the real bound is the larger of this and 1/8 of the memory in use. */
+ * the real bound is the larger of this and half of the memory in use. */
 #ifndef LITE_MALLOC_PURGE_BYTES
 #define LITE_MALLOC_PURGE_BYTES (4u << 20)
 #endif

@@ -175,7 +175,7 @@ LITE_INLINE lite_segment* lite_segment_of_page(const lite_page* page) {
   X(PURGE_DELAY, purge_delay, 100,                                                       \
     "milliseconds free memory may stay resident before going back to the OS")            \
   X(PURGE_BYTES, purge_bytes, LITE_MALLOC_PURGE_BYTES,                                   \
-    "free resident bytes returned at once when exceeded (or 1/8 of memory in use)")    \
+    "free resident bytes returned at once when exceeded (or half the memory in use)")    \
   X(ZERO_FREED, zero_freed, 0, "1: hardened builds zero small blocks when they are freed")
 
 #define LITE_OPTION_ENUM(NAME, name, def, doc) LITE_OPT_##NAME,
@@ -192,6 +192,7 @@ bool lite_os_unmap(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_purge(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) LITE_HIDDEN;
 bool lite_os_protect_none(void* p, size_t size) LITE_HIDDEN;
+bool lite_os_move(void* p, size_t old_size, void* to, size_t new_size) LITE_HIDDEN;
 void lite_os_write_stderr(const char* s, size_t n) LITE_HIDDEN;
 uint64_t lite_os_now_ms(void) LITE_HIDDEN;
 __attribute__((noreturn)) void lite_os_abort(void) LITE_HIDDEN;
@@ -204,7 +205,8 @@ void lite_slices_release(lite_page* page) LITE_HIDDEN;
 bool lite_map_register(uintptr_t start, uintptr_t end, lite_segment* seg) LITE_HIDDEN;
 void lite_map_unregister(uintptr_t start, uintptr_t end) LITE_HIDDEN;
 bool lite_purge(void) LITE_HIDDEN;
-void lite_purge_maybe(size_t dirty) LITE_HIDDEN;
+bool lite_purge_some(bool all) LITE_HIDDEN;
+void lite_purge_maybe(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * page.c: pages of blocks
@@ -231,7 +233,7 @@ uint32_t lite_front_engine(lite_front* f) LITE_HIDDEN;
  * large.c: blocks mapped directly
  * ------------------------------------------------------------------------- */
 void* lite_large_alloc(size_t size, size_t align, bool zero) LITE_HIDDEN;
-bool lite_large_cache_drain(void) LITE_HIDDEN;
+bool lite_large_cache_drain(bool all) LITE_HIDDEN;
 void lite_large_free(lite_segment* seg, void* p) LITE_HIDDEN;
 void* lite_large_realloc(lite_segment* seg, void* p, size_t size) LITE_HIDDEN;
 size_t lite_large_usable(lite_segment* seg, const void* p) LITE_HIDDEN;
@@ -245,6 +247,9 @@ typedef struct lite_counters {
   _Atomic(size_t) dirty_bytes, purged_bytes, pages_in_use, threads;
   _Atomic(size_t) retries;      /* failed CAS attempts outside any engine */
   _Atomic(uint64_t) large_allocs, large_frees;
+  _Atomic(size_t) large_cached; /* bytes of freed large mappings kept (part of dirty_bytes) */
+  _Atomic(size_t) large_cached_blocks; /* and how many */
+  _Atomic(uint64_t) retired_frees[LITE_CLASSES]; /* blocks counted by pages since released */
 } lite_counters;
 extern lite_counters lite_stat LITE_HIDDEN;
 __attribute__((noreturn)) void lite_fatal(const char* what, const void* p, const char* reason) LITE_HIDDEN;

@@ -60,7 +60,10 @@ typedef struct lite_page {
   struct lite_page* next;   /* owner's list (available or full) for this class */
   struct lite_page* prev;
   /* --- shared --- */
-  _Atomic(lite_block*) xfree;   /* blocks freed by other threads */
+  /* Blocks freed by other threads: (count << 32) | offset of the first block
+   * from the segment start (0: none). One CAS pushes, one exchange takes all,
+   * and the owner learns the count without walking the list. */
+  _Atomic(uint64_t) xfree;
   _Atomic(uint32_t) stack_next; /* page id below this one in a lock-free stack */
   _Atomic(uint32_t) delayed_next; /* page id below this one on a front's delayed list */
   _Atomic(uint32_t) delayed;    /* 1 while on a front's delayed list */
@@ -80,6 +83,7 @@ typedef struct lite_segment {
   struct lite_segment* next;     /* next segment of the same engine (immutable) */
   _Atomic(uint64_t) used_mask;   /* slices handed out (bit 0: the header) */
   _Atomic(uint64_t) dirty_mask;  /* free slices still backed by memory */
+  _Atomic(uint64_t) dirty_seen;  /* dirty slices at the last purge tick (decay) */
   /* large blocks only */
   uintptr_t large_user;          /* the pointer handed out; 0 while cached */
   uintptr_t large_end;           /* end of the usable bytes (page aligned) */
@@ -107,7 +111,6 @@ typedef struct lite_front {
   /* Full pages that other threads freed into since the owner last looked (page
    * ids, pushed by any thread, taken whole by the owner). */
   _Atomic(uint32_t) delayed;
-  uint64_t retired_frees[LITE_CLASSES]; /* frees counted by pages this front retired */
   uint32_t id;                    /* attach order; picks the pinned engine */
   uint32_t rr;                    /* round-robin cursor (per-allocation engines) */
 } lite_front;

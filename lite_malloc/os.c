@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include "lite_internal.h"
 
 #if defined(__has_feature)
@@ -36,9 +37,9 @@ static long lite_sys_mmap(void* hint, size_t size) {
 }
 static long lite_sys_munmap(void* p, size_t size) { int saved = errno; long r = lite_libc_result(munmap(p, size)); errno = saved; return r; }
 static long lite_sys_madvise(void* p, size_t size) { int saved = errno; long r = lite_libc_result(madvise(p, size, MADV_DONTNEED)); errno = saved; return r; }
-static long lite_sys_mremap(void* p, size_t old_size, size_t new_size) {
+static long lite_sys_mremap(void* p, size_t old_size, size_t new_size, int flags, void* to) {
   int saved = errno;
-  void* q = mremap(p, old_size, new_size, 0);
+  void* q = mremap(p, old_size, new_size, flags, to);
   long r = q == MAP_FAILED ? -errno : (long)q;
   errno = saved;
   return r;
@@ -46,11 +47,6 @@ static long lite_sys_mremap(void* p, size_t old_size, size_t new_size) {
 static long lite_sys_write(const char* s, size_t n) { return write(2, s, n); }
 static long lite_sys_mprotect_none(void* p, size_t size) { return lite_libc_result(mprotect(p, size, PROT_NONE)); }
 static void lite_sys_abort(void) { abort(); }
-static uint64_t lite_sys_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 #else
 #if defined(__x86_64__)
 static inline long lite_syscall6(long n, long a, long b, long c, long d, long e, long f) {
@@ -92,21 +88,14 @@ static long lite_sys_munmap(void* p, size_t size) {
 static long lite_sys_madvise(void* p, size_t size) {
   return lite_syscall6(SYS_madvise, (long)p, (long)size, MADV_DONTNEED, 0, 0, 0);
 }
-static long lite_sys_mremap(void* p, size_t old_size, size_t new_size) {
-  return lite_syscall6(SYS_mremap, (long)p, (long)old_size, (long)new_size, 0, 0, 0);
+static long lite_sys_mremap(void* p, size_t old_size, size_t new_size, int flags, void* to) {
+  return lite_syscall6(SYS_mremap, (long)p, (long)old_size, (long)new_size, flags, (long)to, 0);
 }
 static long lite_sys_write(const char* s, size_t n) {
   return lite_syscall6(SYS_write, 2, (long)s, (long)n, 0, 0, 0);
 }
 static long lite_sys_mprotect_none(void* p, size_t size) {
   return lite_syscall6(SYS_mprotect, (long)p, (long)size, PROT_NONE, 0, 0, 0);
-}
-static uint64_t lite_sys_now_ms(void) {
-  struct {
-    long sec, nsec;
-  } ts = {0, 0};
-  lite_syscall6(SYS_clock_gettime, 6 /* CLOCK_MONOTONIC_COARSE */, (long)&ts, 0, 0, 0, 0);
-  return (uint64_t)ts.sec * 1000 + (uint64_t)ts.nsec / 1000000;
 }
 static void lite_sys_abort(void) {
   long tid = lite_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
@@ -185,8 +174,9 @@ void* lite_os_map_aligned(size_t size, size_t align) {
   uintptr_t hint = lite_load_relaxed(&next_hint);
   void* p = lite_os_map(size, (void*)hint);
   if (p == NULL) return NULL;
+  /* The kernel hands out addresses top-down: the next hint is just below. */
   if (((uintptr_t)p & (align - 1)) == 0) {
-    lite_store_relaxed(&next_hint, ((uintptr_t)p + size + align - 1) & ~(uintptr_t)(align - 1));
+    lite_store_relaxed(&next_hint, ((uintptr_t)p - size) & ~(uintptr_t)(align - 1));
     return p;
   }
   lite_os_unmap(p, size);
@@ -196,7 +186,7 @@ void* lite_os_map_aligned(size_t size, size_t align) {
   uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
   lite_os_unmap(raw, start - (uintptr_t)raw);
   lite_os_unmap((void*)(start + size), (uintptr_t)raw + size + align - (start + size));
-  lite_store_relaxed(&next_hint, (start + size + align - 1) & ~(uintptr_t)(align - 1));
+  lite_store_relaxed(&next_hint, (start - size) & ~(uintptr_t)(align - 1));
   return (void*)start;
 }
 
@@ -207,9 +197,19 @@ bool lite_os_purge(void* p, size_t size) {
 bool lite_os_protect_none(void* p, size_t size) { return !lite_sys_failed(lite_sys_mprotect_none(p, size)); }
 
 bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) {
-  long r = lite_sys_mremap(p, old_size, new_size);
+  long r = lite_sys_mremap(p, old_size, new_size, 0, NULL);
   if (lite_sys_failed(r)) return false;
   lite_add_relaxed(&lite_stat.mapped_bytes, new_size - old_size);
+  return true;
+}
+
+/* Moves the pages of [p, p+old_size) to `to`, replacing the mapping there
+ * (new_size bytes, already mapped by the caller), without copying. */
+bool lite_os_move(void* p, size_t old_size, void* to, size_t new_size) {
+  if (lite_fault(LITE_FAULT_MMAP)) return false;
+  long r = lite_sys_mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+  if (lite_sys_failed(r)) return false;
+  lite_sub_relaxed(&lite_stat.mapped_bytes, old_size);
   return true;
 }
 
@@ -222,7 +222,13 @@ void lite_os_write_stderr(const char* s, size_t n) {
   }
 }
 
-uint64_t lite_os_now_ms(void) { return lite_sys_now_ms(); }
+/* The one libc call: clock_gettime goes through the vDSO (no system call, no
+ * allocation, no lock), which a raw system call cannot reach. */
+uint64_t lite_os_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 void lite_os_abort(void) {
   lite_sys_abort();

@@ -97,13 +97,14 @@ static void lite_page_init(lite_page* page, lite_front* f, size_t cls) {
   LITE_FIELD_SET(page->cls, (uint16_t)cls);
   LITE_FIELD_SET(page->kind, LITE_PAGE_BLOCKS);
   page->next = page->prev = NULL;
-  lite_store_relaxed(&page->xfree, NULL);
+  lite_store_relaxed(&page->xfree, 0);
   lite_store_relaxed(&page->owner, (uintptr_t)f);
   for (size_t j = page->slice_index; j < page->slice_index + page->slice_count; j++)
     lite_store_release(&seg->slice_page[j], page);
 }
 
-/* Carves up to 4 KiB worth of new blocks (at least one) onto page->free. */
+/* Carves 4 KiB worth of new blocks (at least 8, at most what is left) onto
+ * page->free. */
 static bool lite_page_extend(lite_page* page) {
   uint32_t avail = page->capacity - page->reserved;
   if (avail == 0) return false;
@@ -120,19 +121,22 @@ static bool lite_page_extend(lite_page* page) {
   return true;
 }
 
-/* Moves the blocks other threads freed into page->free. */
+/* Moves the blocks other threads freed into page->free: O(1) when the owner's
+ * list is empty (the usual case: it collects when it runs out). */
 static void lite_page_collect(lite_page* page) {
-  if (lite_load_relaxed(&page->xfree) == NULL) return;
-  lite_block* b = lite_exchange(&page->xfree, NULL, memory_order_acquire);
-  uint32_t n = 1;
-  lite_block* tail = b;
-  for (lite_block* next; (next = lite_next(tail)) != NULL; tail = next) {
-    if (LITE_MALLOC_HARDENED && !lite_page_is_block(page, (uintptr_t)next, page->limit))
-      lite_fatal("corrupted free list", tail, "link leaves its page");
-    n++;
+  if (lite_load_relaxed(&page->xfree) == 0) return;
+  uint64_t taken = lite_exchange(&page->xfree, 0, memory_order_acquire);
+  uint32_t n = (uint32_t)(taken >> 32);
+  lite_block* head = (lite_block*)((uintptr_t)lite_segment_of_page(page) + (uint32_t)taken);
+  if (page->free != NULL) {
+    lite_block* tail = head;
+    for (lite_block* next; (next = lite_next(tail)) != NULL; tail = next) {
+      if (LITE_MALLOC_HARDENED && !lite_page_is_block(page, (uintptr_t)next, page->limit))
+        lite_fatal("corrupted free list", tail, "link leaves its page");
+    }
+    lite_set_next(tail, page->free);
   }
-  lite_set_next(tail, page->free);
-  page->free = b;
+  page->free = head;
   LITE_COUNTER_SET(page->used, page->used - n);
   LITE_COUNTER_SET(page->frees, page->frees + n);
 }
@@ -154,7 +158,6 @@ static void lite_page_to_avail(lite_front* f, lite_page* page) {
 }
 
 static void lite_page_retire(lite_front* f, lite_page* page) {
-  LITE_COUNTER_SET(f->retired_frees[page->cls], f->retired_frees[page->cls] + page->frees);
   lite_list_remove(&f->avail[page->cls], page);
   if (f->cur[page->cls] == page) lite_front_set_cur(f, page->cls, &lite_empty_page);
   lite_slices_release(page);
@@ -208,7 +211,7 @@ static lite_page* lite_page_find(lite_front* f, size_t cls) {
   }
   /* Look at a few full pages for remote frees, rotating so all get their turn. */
   for (int k = 0; k < 4 && (p = f->full[cls]) != NULL; k++) {
-    if (lite_load_relaxed(&p->xfree) != NULL) {
+    if (lite_load_relaxed(&p->xfree) != 0) {
       lite_page_collect(p);
       lite_page_to_avail(f, p);
       return p;

@@ -86,6 +86,8 @@ static lite_segment* lite_segment_map(void) {
   if (header != NULL) return lite_segment_of_page(header);
   size_t count = LITE_MALLOC_SEGMENT_BATCH;
   uint8_t* batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
+  if (batch == NULL && lite_large_cache_drain(true)) /* cached large mappings go first */
+    batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
   if (batch == NULL && count > 1) {
     count = 1;
     batch = lite_os_map_aligned(LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
@@ -133,10 +135,15 @@ static uint64_t lite_run_mask(size_t count) {
 static lite_page* lite_segment_try_claim(lite_segment* seg, size_t count) {
   uint64_t used = lite_load_relaxed(&seg->used_mask);
   for (;;) {
-    uint64_t free = ~used, runs = free;
-    for (size_t j = 1; j < count; j++) runs &= free >> j;
+    /* Prefer a run of dirty slices: they are still resident, so no page faults. */
+    uint64_t free = ~used, dirty = free & lite_load_relaxed(&seg->dirty_mask);
+    uint64_t runs = free, dirty_runs = dirty;
+    for (size_t j = 1; j < count; j++) {
+      runs &= free >> j;
+      dirty_runs &= dirty >> j;
+    }
     if (runs == 0) return NULL;
-    unsigned i = (unsigned)__builtin_ctzll(runs);
+    unsigned i = (unsigned)__builtin_ctzll(dirty_runs ? dirty_runs : runs);
     uint64_t want = lite_run_mask(count) << i;
     if (!lite_cas_weak(&seg->used_mask, &used, used | want, memory_order_acquire,
                        memory_order_relaxed)) {
@@ -182,6 +189,7 @@ lite_page* lite_slices_claim(uint32_t engine, size_t count) {
  * until a purge; a purge runs once dirty memory passes the threshold. */
 void lite_slices_release(lite_page* page) {
   lite_segment* seg = lite_segment_of_page(page);
+  if (page->kind == LITE_PAGE_BLOCKS) lite_add_relaxed(&lite_stat.retired_frees[page->cls], page->frees);
   size_t first = page->slice_index, count = page->slice_count;
   for (size_t j = first; j < first + count; j++)
     lite_store_relaxed(&seg->slice_page[j], &lite_empty_page);
@@ -189,71 +197,85 @@ void lite_slices_release(lite_page* page) {
   lite_store_relaxed(&page->owner, 0);
   uint64_t mask = lite_run_mask(count) << first;
   size_t bytes = count * LITE_SLICE_SIZE;
-  size_t dirty = lite_add_relaxed(&lite_stat.dirty_bytes, bytes) + bytes;
+  lite_add_relaxed(&lite_stat.dirty_bytes, bytes);
   atomic_fetch_or_explicit(&seg->dirty_mask, mask, memory_order_relaxed);
   atomic_fetch_and_explicit(&seg->used_mask, ~mask, memory_order_release);
   lite_sub_relaxed(&lite_stat.pages_in_use, count);
-  lite_purge_maybe(dirty);
+  lite_purge_maybe();
 }
 
-/* Purges when `dirty` bytes pass the bound (LITE_MALLOC_PURGE_BYTES, or 1/8 of
- * the memory in use if larger), or when the last purge is older than
+/* Purges when `dirty` bytes of free slices pass the bound (LITE_MALLOC_PURGE_BYTES,
+ * or half of the memory in use if larger), or when the last purge is older than
  * LITE_MALLOC_PURGE_DELAY milliseconds (the clock is read every 16th call). */
 static _Atomic(uint64_t) lite_last_purge_ms;
-void lite_purge_maybe(size_t dirty) {
+void lite_purge_maybe(void) {
   static _Atomic(unsigned) calls;
+  size_t dirty = lite_load_relaxed(&lite_stat.dirty_bytes);
+  if (dirty == 0) return;
+  dirty -= lite_load_relaxed(&lite_stat.large_cached);
   size_t allowed = (lite_load_relaxed(&lite_stat.pages_in_use) * LITE_SLICE_SIZE +
-                    lite_load_relaxed(&lite_stat.large_bytes)) / 8;
+                    lite_load_relaxed(&lite_stat.large_bytes)) / 2;
   if (allowed < (size_t)lite_options[LITE_OPT_PURGE_BYTES]) allowed = (size_t)lite_options[LITE_OPT_PURGE_BYTES];
   if (dirty > allowed) {
-    lite_purge();
-  } else if (dirty > 0 && (lite_options[LITE_OPT_PURGE_DELAY] == 0 || lite_add_relaxed(&calls, 1) % 16 == 0)) {
+    lite_purge_some(true);
+  } else if (lite_options[LITE_OPT_PURGE_DELAY] == 0 || lite_add_relaxed(&calls, 1) % 16 == 0) {
     uint64_t now = lite_os_now_ms();
-    if (now - lite_load_relaxed(&lite_last_purge_ms) >= (uint64_t)lite_options[LITE_OPT_PURGE_DELAY]) lite_purge();
+    if (now - lite_load_relaxed(&lite_last_purge_ms) >= (uint64_t)lite_options[LITE_OPT_PURGE_DELAY])
+      lite_purge_some(lite_options[LITE_OPT_PURGE_DELAY] == 0);
   }
 }
 
 // -----------------------------------------------------------------------------
 // Purging
 // -----------------------------------------------------------------------------
-/* madvises every contiguous run of bits in mask. */
-static void lite_purge_runs(lite_segment* seg, uint64_t mask) {
+/* madvises every contiguous run of bits in mask; returns the bits of the runs
+ * the kernel accepted. */
+static uint64_t lite_purge_runs(lite_segment* seg, uint64_t mask) {
+  uint64_t done = 0;
   while (mask) {
     unsigned i = (unsigned)__builtin_ctzll(mask);
-    unsigned n = (unsigned)__builtin_ctzll(~(mask >> i)) ;
-    if (i + n > 64) n = 64 - i;
-    lite_os_purge((uint8_t*)seg + ((size_t)i << LITE_SLICE_SHIFT), (size_t)n << LITE_SLICE_SHIFT);
-    mask &= ~(lite_run_mask(n) << i);
+    unsigned n = (unsigned)__builtin_ctzll(~(mask >> i));
+    uint64_t run = lite_run_mask(n) << i;
+    if (lite_os_purge((uint8_t*)seg + ((size_t)i << LITE_SLICE_SHIFT), (size_t)n << LITE_SLICE_SHIFT))
+      done |= run;
+    mask &= ~run;
   }
+  return done;
 }
 
-/* Hands every dirty free slice back to the OS. Only one thread purges at a time;
- * a thread that finds a purge under way returns at once instead of waiting. */
-bool lite_purge(void) {
+/* Hands dirty free slices back to the OS: all of them, or (a purge-delay tick)
+ * those that were already dirty at the previous tick, so memory is returned
+ * once it has been idle for at least one delay. Only one thread purges at a
+ * time; a thread that finds a purge under way returns at once. */
+bool lite_purge(void) { return lite_purge_some(true); }
+
+bool lite_purge_some(bool all) {
   static _Atomic(int) purging;
   int idle = 0;
   if (!atomic_compare_exchange_strong_explicit(&purging, &idle, 1, memory_order_acquire,
                                                memory_order_relaxed))
     return false;
-  bool any = lite_large_cache_drain();
+  bool any = lite_large_cache_drain(all);
   for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
     for (lite_segment* seg = lite_load_acquire(&lite_engines[e].segments); seg != NULL;
          seg = seg->next) {
       uint64_t used = lite_load_relaxed(&seg->used_mask);
+      uint64_t dirty = lite_load_relaxed(&seg->dirty_mask);
+      uint64_t old = lite_exchange(&seg->dirty_seen, dirty, memory_order_relaxed);
       uint64_t take;
       do {
-        take = lite_load_relaxed(&seg->dirty_mask) & ~used;
+        take = lite_load_relaxed(&seg->dirty_mask) & ~used & (all ? ~(uint64_t)0 : old);
         if (take == 0) break;
       } while (!lite_cas_weak(&seg->used_mask, &used, used | take, memory_order_acquire,
                               memory_order_relaxed));
       if (take == 0) continue;
-      lite_purge_runs(seg, take);
-      atomic_fetch_and_explicit(&seg->dirty_mask, ~take, memory_order_relaxed);
-      size_t bytes = (size_t)__builtin_popcountll(take) * LITE_SLICE_SIZE;
+      uint64_t done = lite_purge_runs(seg, take);
+      atomic_fetch_and_explicit(&seg->dirty_mask, ~done, memory_order_relaxed);
+      size_t bytes = (size_t)__builtin_popcountll(done) * LITE_SLICE_SIZE;
       lite_sub_relaxed(&lite_stat.dirty_bytes, bytes);
       lite_add_relaxed(&lite_stat.purged_bytes, bytes);
       atomic_fetch_and_explicit(&seg->used_mask, ~take, memory_order_release);
-      any = true;
+      any = any || done != 0;
     }
   }
   lite_store_relaxed(&lite_last_purge_ms, lite_os_now_ms());

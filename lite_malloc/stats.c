@@ -2,8 +2,9 @@
  *
  * Global counters are relaxed atomics touched on slow paths only. Per-class
  * figures are gathered by walking every segment: a page knows its live blocks
- * (used) and the blocks that came back to it (frees); a front keeps the frees
- * of the pages it retired. Nothing on the fast paths is shared. All formatting
+ * (used) and the blocks that came back to it (frees); the frees of pages since
+ * released are kept per class in lite_stat.retired_frees. Nothing on the fast
+ * paths is shared. All formatting
  * is done here by hand: nothing may call printf inside malloc. */
 #include "lite_internal.h"
 
@@ -79,13 +80,6 @@ static void lite_count_page(lite_page* page, void* ctx) {
     c->allocations += frees + used;
     c->frees += frees;
     c->pages++;
-  } else if (kind == LITE_PAGE_FRONT) {
-    lite_front* f = (lite_front*)page->start;
-    for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
-      uint64_t frees = LITE_COUNTER_GET(f->retired_frees[cls]);
-      out[cls].allocations += frees;
-      out[cls].frees += frees;
-    }
   }
 }
 
@@ -93,6 +87,7 @@ static void lite_class_stats_all(lite_malloc_class_stats out[LITE_CLASSES]) {
   for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
     out[cls] = (lite_malloc_class_stats){0};
     out[cls].block_size = lite_class_size(cls);
+    out[cls].allocations = out[cls].frees = lite_load_relaxed(&lite_stat.retired_frees[cls]);
   }
   lite_walk_pages(lite_count_page, out);
 }
@@ -124,7 +119,8 @@ void lite_malloc_get_stats(lite_malloc_stats* out) {
   out->segments = lite_load_relaxed(&lite_stat.segments);
   out->large_blocks = lite_load_relaxed(&lite_stat.large_blocks);
   out->large_bytes = lite_load_relaxed(&lite_stat.large_bytes);
-  out->mappings = lite_load_relaxed(&lite_stat.mappings) + out->large_blocks;
+  out->mappings = lite_load_relaxed(&lite_stat.mappings) + out->large_blocks +
+                  lite_load_relaxed(&lite_stat.large_cached_blocks);
   out->dirty_bytes = lite_load_relaxed(&lite_stat.dirty_bytes);
   out->purged_bytes = lite_load_relaxed(&lite_stat.purged_bytes);
   out->pages_in_use = lite_load_relaxed(&lite_stat.pages_in_use);
