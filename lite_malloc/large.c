@@ -46,9 +46,40 @@ static void lite_large_forget(uintptr_t user) {
 // -----------------------------------------------------------------------------
 // Mapping and unmapping
 // -----------------------------------------------------------------------------
+/* The radix map gets the header's 4 MiB unit and the block's units, not the
+ * units of an unmapped alignment gap between them: the kernel may put another
+ * mapping there. Entries are removed before a range is unmapped or moved, so
+ * they never outlive the mapping into someone else's. */
+static uintptr_t lite_large_block_unit(const lite_segment* seg) {
+  /* Only blocks with a gap (never cached, so large_user is set) start in a
+   * unit of their own. */
+  return seg->large_gap ? seg->large_user & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1) : (uintptr_t)seg;
+}
+
+static bool lite_large_register(lite_segment* seg) {
+  uintptr_t base = (uintptr_t)seg, end = seg->large_map_end;
+  uintptr_t block_unit = lite_large_block_unit(seg);
+  if (block_unit == base) return lite_map_register(base, end, seg);
+  if (!lite_map_register(base, base + 1, seg)) return false;
+  if (lite_map_register(block_unit, end, seg)) return true;
+  lite_map_unregister(base, base + 1);
+  return false;
+}
+
+static void lite_large_unregister(lite_segment* seg) {
+  uintptr_t base = (uintptr_t)seg, end = seg->large_map_end;
+  uintptr_t block_unit = lite_large_block_unit(seg);
+  if (block_unit == base) {
+    lite_map_unregister(base, end);
+  } else {
+    lite_map_unregister(base, base + 1);
+    lite_map_unregister(block_unit, end);
+  }
+}
+
 static void lite_large_unmap(lite_segment* seg) {
   uintptr_t base = (uintptr_t)seg, user = seg->large_user, end = seg->large_map_end;
-  lite_map_unregister(base, end);
+  lite_large_unregister(seg);
   if (seg->large_gap) {
     lite_os_unmap((void*)user, end - user + LITE_LARGE_GUARD);
     lite_os_unmap((void*)base, LITE_LARGE_HEADER);
@@ -72,12 +103,13 @@ static lite_segment* lite_large_move(lite_segment* seg, size_t room) {
     lite_os_unmap(to, span);
     return NULL;
   }
+  lite_large_unregister(seg);
   if (!lite_os_move(seg, map_end - base, to, span)) {
+    lite_map_register(base, map_end, seg); /* tables exist: cannot fail */
     lite_map_unregister((uintptr_t)to, (uintptr_t)to + span);
     lite_os_unmap(to, span);
     return NULL;
   }
-  lite_map_unregister(base, map_end);
   moved->large_user = (uintptr_t)to + LITE_LARGE_HEADER;
   LITE_FIELD_SET(moved->large_map_end, (uintptr_t)to + span);
   return moved;
@@ -104,7 +136,7 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
   if (offset - LITE_LARGE_HEADER >= LITE_SLICE_SIZE &&
       lite_os_unmap(base + LITE_LARGE_HEADER, offset - LITE_LARGE_HEADER))
     seg->large_gap = (uintptr_t)base + LITE_LARGE_HEADER;
-  if (!lite_map_register((uintptr_t)base, seg->large_map_end, seg)) {
+  if (!lite_large_register(seg)) {
     lite_large_unmap(seg);
     return NULL;
   }
@@ -114,9 +146,13 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
 /* Unmaps the part of a mapping past new_end when it is 64 KiB or more. */
 static void lite_large_trim_slack(lite_segment* seg, uintptr_t new_end) {
   uintptr_t map_end = seg->large_map_end;
-  if (map_end - new_end < LITE_SLICE_SIZE || !lite_os_unmap((void*)new_end, map_end - new_end)) return;
+  if (map_end - new_end < LITE_SLICE_SIZE) return;
   uintptr_t first_unit = (new_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
   lite_map_unregister(first_unit, map_end);
+  if (!lite_os_unmap((void*)new_end, map_end - new_end)) {
+    lite_map_register(first_unit, map_end, seg); /* tables exist: cannot fail */
+    return;
+  }
   LITE_FIELD_SET(seg->large_map_end, new_end);
 }
 
@@ -258,7 +294,7 @@ void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
   lite_large_check(seg, p, "invalid realloc");
   uintptr_t user = seg->large_user, end = seg->large_end, map_end = seg->large_map_end;
   size_t usable = end - user, body = lite_round_page(size);
-  if (size <= LITE_MEDIUM_MAX || (LITE_LARGE_GUARD && body <= usable / 2)) goto move;
+  if (size <= LITE_MEDIUM_MAX || (LITE_LARGE_GUARD && size <= usable / 2)) goto move;
   if (body <= map_end - user && (LITE_LARGE_GUARD == 0 || body <= usable)) {
     uintptr_t new_end = user + body;
     if (!LITE_LARGE_GUARD) {
