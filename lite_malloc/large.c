@@ -159,11 +159,17 @@ static void lite_large_trim_slack(lite_segment* seg, uintptr_t new_end) {
 // -----------------------------------------------------------------------------
 // The cache of freed mappings
 // -----------------------------------------------------------------------------
+/* Slot i holds a cached mapping, and lite_large_cache_span[i] its size: a
+ * scan must not touch a mapping it does not own yet (another thread may take
+ * it and a purge unmap it meanwhile), so it picks by the size beside the slot
+ * and checks the real size once its CAS has made the mapping its own. */
 static _Atomic(lite_segment*) lite_large_cache[LITE_LARGE_CACHE_SLOTS];
+static _Atomic(size_t) lite_large_cache_span[LITE_LARGE_CACHE_SLOTS];
 
-/* Read without owning the mapping while scanning the cache (a racing taker
- * may be resizing it; the CAS that follows then fails), hence atomic. */
+/* The mapping's size; only for a mapping the caller owns (or a live block's). */
 static size_t lite_large_span(lite_segment* seg) { return LITE_COUNTER_GET(seg->large_map_end) - (uintptr_t)seg; }
+
+static bool lite_large_fits(size_t span, size_t need) { return span >= need && span / 2 <= need; }
 
 /* A cached mapping with room for a page-aligned block of `body` bytes, wasting
  * at most half of it; NULL if none. */
@@ -171,11 +177,23 @@ static lite_segment* lite_large_cache_take(size_t body) {
   size_t need = LITE_LARGE_HEADER + body;
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     lite_segment* seg = lite_load_acquire(&lite_large_cache[i]);
-    if (seg == NULL || lite_large_span(seg) < need || lite_large_span(seg) / 2 > need) continue;
+    if (seg == NULL || !lite_large_fits(lite_load_relaxed(&lite_large_cache_span[i]), need)) continue;
     if (!atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &seg, NULL,
                                                  memory_order_acquire, memory_order_relaxed))
       continue;
     size_t span = lite_large_span(seg);
+    if (!lite_large_fits(span, need)) { /* the size beside the slot was stale */
+      lite_store_relaxed(&lite_large_cache_span[i], span);
+      lite_segment* empty = NULL;
+      if (!atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &empty, seg,
+                                                   memory_order_release, memory_order_relaxed)) {
+        lite_sub_relaxed(&lite_stat.large_cached, span);
+        lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
+        lite_sub_relaxed(&lite_stat.dirty_bytes, span);
+        lite_large_unmap(seg);
+      }
+      continue;
+    }
     lite_sub_relaxed(&lite_stat.large_cached, span);
     lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
     lite_sub_relaxed(&lite_stat.dirty_bytes, span);
@@ -200,6 +218,8 @@ static bool lite_large_cache_put(lite_segment* seg) {
     return false;
   }
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
+    if (lite_load_relaxed(&lite_large_cache[i]) != NULL) continue;
+    lite_store_relaxed(&lite_large_cache_span[i], span);
     lite_segment* empty = NULL;
     if (atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &empty, seg,
                                                 memory_order_release, memory_order_relaxed)) {
@@ -216,18 +236,17 @@ static bool lite_large_cache_put(lite_segment* seg) {
 
 /* Unmaps cached mappings (part of a purge): all, or those already cached at
  * the previous purge tick. True if any went. */
-static lite_segment* lite_large_cache_seen[LITE_LARGE_CACHE_SLOTS]; /* purger only */
+static _Atomic(lite_segment*) lite_large_cache_seen[LITE_LARGE_CACHE_SLOTS];
 bool lite_large_cache_drain(bool all) {
   bool any = false;
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     lite_segment* seg = lite_load_relaxed(&lite_large_cache[i]);
-    lite_segment* seen = lite_large_cache_seen[i];
-    lite_large_cache_seen[i] = seg;
+    lite_segment* seen = lite_exchange(&lite_large_cache_seen[i], seg, memory_order_relaxed);
     if (seg == NULL || (!all && seg != seen)) continue;
     if (!atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &seg, NULL,
                                                  memory_order_acquire, memory_order_relaxed))
       continue;
-    lite_large_cache_seen[i] = NULL;
+    lite_store_relaxed(&lite_large_cache_seen[i], NULL);
     size_t span = lite_large_span(seg);
     lite_sub_relaxed(&lite_stat.large_cached, span);
     lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
