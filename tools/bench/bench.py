@@ -359,6 +359,35 @@ def run_benchmark(args, workloads_bin, launch_bin):
     return 1 if failed else 0
 
 
+class Named:
+    """A workload as read back from results.json."""
+
+    def __init__(self, name, about):
+        self.name = name
+        self.about = about
+
+
+def rerender(path, out_dir):
+    """Prints and writes the tables and the chart again from a results.json,
+    e.g. after a change to the report's format. Returns the exit status."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    workloads = [Named(w["name"], w["about"]) for w in doc["workloads"]]
+    names = [a["name"] for a in doc["allocators"]]
+    results = {(m["workload"], m["allocator"]): m for m in doc["medians"]}
+    text = report.render(workloads, names, results, doc["machine"], doc["repetitions"],
+                         doc["scale"], {a["name"]: a.get("version", "") for a in doc["allocators"]})
+    print(text)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "results.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    with open(os.path.join(out_dir, "results.svg"), "w", encoding="utf-8") as f:
+        f.write(chart.svg([w.name for w in workloads], names, results, doc["machine"],
+                          doc["scale"]))
+    print("wrote %s/results.{md,svg} from %s" % (out_dir, path))
+    return 0
+
+
 def default_out():
     root = os.environ.get("BUILD_WORKSPACE_DIRECTORY") or os.getcwd()
     return os.path.join(root, "bench-results")
@@ -375,6 +404,8 @@ def main(argv=None):
                         help="directory for the results (default: %(default)s)")
     parser.add_argument("--reps", type=int, help="repetitions (default 5, quick 3)")
     parser.add_argument("--scale", type=float, help="work per run (default 1, quick 0.2)")
+    parser.add_argument("--report", metavar="JSON",
+                        help="run nothing: print the tables again from a results.json")
     parser.add_argument("--workloads", help="comma-separated workloads to run")
     parser.add_argument("--allocators", help="comma-separated allocators to run")
     parser.add_argument("--lite", help="lite_malloc's preload library (set by Bazel)")
@@ -383,6 +414,8 @@ def main(argv=None):
     parser.add_argument("--launch-bin", default="tools/bench/launch",
                         help="the launcher (set by Bazel)")
     args = parser.parse_args(argv)
+    if args.report:
+        return rerender(args.report, args.out)
     workloads_bin = os.path.abspath(args.workloads_bin)
     for path in (workloads_bin, args.launch_bin):
         if not os.path.exists(path):

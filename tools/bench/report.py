@@ -152,6 +152,24 @@ def render(workloads, names, results, info, reps, scale, versions):
     out.append(table(["allocator", "time / mimalloc", "time / glibc",
                       "RSS / mimalloc", "RSS / glibc"], rows))
 
+    if LITE in names:
+        out.append("\n### lite_malloc against each allocator\n")
+        out.append("Geometric means of lite_malloc's figure divided by the other's, and the")
+        out.append("workloads where lite_malloc is faster or at most as large:\n")
+        rows = []
+        for n in names:
+            if n == LITE:
+                continue
+            row = [n]
+            for figure in FIGURES:
+                r = [ratio(results, w.name, LITE, n, figure) for w in workloads]
+                r = [x for x in r if x is not None]
+                better = sum(1 for x in r if (x < 1.0 if figure == "time" else x <= 1.0))
+                row += [fmt_ratio(geomean(r)), "%d of %d" % (better, len(r))]
+            rows.append(row)
+        out.append(table(["against", "time ratio", "faster on", "peak RSS ratio",
+                          "RSS at most on"], rows))
+
     if LITE in names and "glibc" in names:
         out.append("\n### lite_malloc against the targets\n")
         out += targets(workloads, results, s)
