@@ -280,7 +280,7 @@ def run_benchmark(args, workloads_bin, launch_bin):
         keep = args.workloads.split(",")
         workloads = [w for w in workloads if w.name in keep]
     present = [a for a in allocators if not a.missing]
-    scale = args.scale if args.scale else (0.2 if args.quick else 1.0)
+    scale = args.scale if args.scale else (0.15 if args.quick else 1.0)
     reps = args.reps if args.reps else (3 if args.quick else 5)
     info = machine_info()
 
@@ -403,7 +403,7 @@ def main(argv=None):
     parser.add_argument("--out", default=default_out(),
                         help="directory for the results (default: %(default)s)")
     parser.add_argument("--reps", type=int, help="repetitions (default 5, quick 3)")
-    parser.add_argument("--scale", type=float, help="work per run (default 1, quick 0.2)")
+    parser.add_argument("--scale", type=float, help="work per run (default 1, quick 0.15)")
     parser.add_argument("--report", metavar="JSON",
                         help="run nothing: print the tables again from a results.json")
     parser.add_argument("--workloads", help="comma-separated workloads to run")
