@@ -41,7 +41,7 @@ constexpr size_t kMustSucceed = 256 * kMiB;
 #if defined(LITE_FUZZ_TSAN)
 constexpr size_t kMaxAttempt = size_t{4} << 30;
 #else
-constexpr size_t kMaxAttempt = size_t{1} << 40;
+constexpr size_t kMaxAttempt = size_t{64} << 30;
 #endif
 // No mapping this large exists on x86-64 or AArch64 (47/48-bit user space):
 // such requests are made, and must fail cleanly with ENOMEM.

@@ -54,9 +54,13 @@ namespace {
 #endif
 
 constexpr size_t kEdge = 4096;
-// Between the edges of a large block, one word every kStride bytes: touching
-// every page would cost a page fault per 4 KiB and dominate the run time.
+// Between the edges of a large block, one word every 64 KiB, or at most
+// kSamples words spread evenly: touching every page would cost a page fault
+// per 4 KiB and dominate the run time.
 constexpr size_t kStride = 64 * 1024;
+constexpr size_t kSamples = 64;
+
+size_t StrideFor(size_t len) { return kStride * (1 + len / (kStride * kSamples)); }
 
 LITE_FUZZ_PLAIN uint64_t PatternWord(uint64_t seed, size_t word) {
   uint64_t x = seed ^ (word * 0x9E3779B97F4A7C15ull);
@@ -80,7 +84,8 @@ void ForEachRange(size_t len, bool edges_only, F f) {
   }
   f(size_t{0}, kEdge);
   if (!edges_only) {
-    for (size_t off = kStride; off + 8 <= len - kEdge; off += kStride) f(off, size_t{8});
+    const size_t stride = StrideFor(len);
+    for (size_t off = stride; off + 8 <= len - kEdge; off += stride) f(off, size_t{8});
   }
   f(len - kEdge, kEdge);
 }

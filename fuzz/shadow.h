@@ -56,8 +56,9 @@ void SetContext(const Op* op, int index, int round);
 // Patterns
 // ---------------------------------------------------------------------------
 // Blocks up to kFullPattern bytes carry the pattern on every byte; larger ones
-// on their first and last 4 KiB and on one word in every 64 KiB in between
-// (edges_only: first and last 4 KiB only), so a check costs little more than
+// on their first and last 4 KiB and on one word in every 64 KiB in between, at
+// most 64 such words spread evenly (edges_only: first and last 4 KiB only), so
+// a check costs little more than
 // the page faults of the pages it touches, and still sees memory that went
 // missing, moved or got shared.
 constexpr size_t kFullPattern = 64 * 1024;

@@ -96,6 +96,7 @@ typedef struct lite_engine {
   _Atomic(lite_segment*) segments;     /* push-only list */
   _Atomic(size_t) retries;             /* failed CAS attempts on this engine (contention) */
   _Atomic(lite_segment*) hint;         /* segment where the last claim succeeded */
+  _Atomic(bool) any_abandoned;         /* set after each push to abandoned[] */
   _Atomic(uint64_t) abandoned[LITE_CLASSES]; /* stacks: (tag << 32) | page id */
 } __attribute__((aligned(64))) lite_engine;
 

@@ -289,6 +289,7 @@ static void lite_page_abandon(lite_page* page) {
   lite_store_release(&page->owner, 0);
   lite_engine* e = &lite_engines[lite_segment_of_page(page)->engine];
   lite_stack_push(&e->abandoned[page->cls], page, &e->retries);
+  lite_store_release(&e->any_abandoned, true);
 }
 
 void lite_page_abandon_all(lite_front* f) {
@@ -329,10 +330,17 @@ bool lite_page_trim(lite_front* f) {
       }
     }
   }
+  /* Only engines that had pages abandoned since the last trim are scanned. A
+   * push racing with the exchange sets the flag again for the next trim. */
   for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
+    lite_engine* engine = &lite_engines[e];
+    if (!lite_load_relaxed(&engine->any_abandoned) ||
+        !lite_exchange(&engine->any_abandoned, false, memory_order_acquire))
+      continue;
+    bool kept = false;
     for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
-      _Atomic(uint64_t)* stack = &lite_engines[e].abandoned[cls];
-      _Atomic(size_t)* retries = &lite_engines[e].retries;
+      _Atomic(uint64_t)* stack = &engine->abandoned[cls];
+      _Atomic(size_t)* retries = &engine->retries;
       if ((uint32_t)lite_load_relaxed(stack) == 0) continue;
       lite_page *keep = NULL, *p;
       while ((p = lite_stack_pop(stack, retries)) != NULL) {
@@ -345,12 +353,14 @@ bool lite_page_trim(lite_front* f) {
           keep = p;
         }
       }
+      kept |= keep != NULL;
       while (keep != NULL) {
         p = keep;
         keep = p->next;
         lite_stack_push(stack, p, retries);
       }
     }
+    if (kept) lite_store_release(&engine->any_abandoned, true);
   }
   return any;
 }

@@ -134,4 +134,36 @@ TEST(ThreadChurn, ThousandsOfShortLivedThreads) {
   EXPECT_LT(max_mapped, 256 * kMiB) << "memory grows with the number of threads";
 }
 
+// A thread that ends with live blocks leaves its pages to its engine. Trim
+// cannot return them while the blocks live, and must still find them on a
+// later trim, once the blocks have been freed from another thread.
+TEST(ThreadChurn, TrimReturnsAbandonedPagesOnceFreed) {
+  constexpr int kBlocks = 4000;
+  lite_malloc_trim(0);
+  const size_t pages_before = Stats().pages_in_use;
+  std::vector<void*> blocks;
+  std::thread([&blocks] {
+    for (int i = 0; i < kBlocks; i++) {
+      void* p = lite_malloc(64 + 48 * (i % 40));  // 40 classes, 4 KiB-ish pages each
+      ASSERT_NE(p, nullptr);
+      memset(p, 0x5a, 64);
+      blocks.push_back(p);
+    }
+  }).join();
+  const size_t pages_live = Stats().pages_in_use;
+  ASSERT_GT(pages_live, pages_before + 20) << "the thread's blocks are not in pages";
+
+  lite_malloc_trim(0);  // every abandoned page still has live blocks: keeps them
+  EXPECT_GE(Stats().pages_in_use, pages_live) << "trim released pages with live blocks";
+  lite_malloc_trim(0);  // and again: nothing changes
+  EXPECT_GE(Stats().pages_in_use, pages_live);
+
+  for (void* p : blocks) lite_free(p);
+  lite_malloc_trim(0);
+  const size_t pages_after = Stats().pages_in_use;
+  printf("pages in use: before %zu, with the blocks live %zu, after free and trim %zu\n",
+         pages_before, pages_live, pages_after);
+  EXPECT_LE(pages_after, pages_before) << "abandoned pages were not returned once empty";
+}
+
 }  // namespace
