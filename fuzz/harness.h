@@ -23,8 +23,8 @@
 //
 // Live blocks are capped at 64 MiB in all; a block over the cap is checked
 // and freed at once. Requests the machine could really satisfy but should not
-// try (more than 1 TiB of address space; 4 GiB under TSan, whose shadow
-// cannot follow such mappings) are skipped.
+// try are skipped: more than 64 GiB of address space (two leaves of the radix
+// map), or 4 GiB under TSan, whose shadow cannot follow such mappings.
 #ifndef LITE_MALLOC_FUZZ_HARNESS_H
 #define LITE_MALLOC_FUZZ_HARNESS_H
 
