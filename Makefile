@@ -3,7 +3,8 @@
 #   liblite-malloc-static.a   core + every override (--wrap, --defsym, -static,
 #                             or plain linking: README, "Usage", modes 1 and 5)
 #   liblite-malloc-shared.so  the same as a shared library (-l, LD_PRELOAD:
-#                             modes 2 and 4)
+#                             modes 2 and 4): liblite-malloc-shared.so.1.1,
+#                             soname liblite-malloc-shared.so.1, and links
 #   liblite-malloc-hooks.a    core + what lite-hooks.h renames malloc to (mode 3)
 #
 # Options are compile-time defines (README, "Options"), e.g.
@@ -13,6 +14,14 @@
 #
 # A change of flags rebuilds everything. Bazel builds the same artifacts:
 # //lite_malloc:liblite-malloc-static.a and //lite_malloc:liblite-malloc-shared.so.
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=...]     (and make uninstall)
+#
+# installs the three libraries in $(LIBDIR), the headers in
+# $(INCLUDEDIR)/lite_malloc, lite-malloc.pc and lite-malloc-static.pc (for
+# pkg-config) in $(PKGCONFIGDIR), and tools/lite-run in $(BINDIR), set to
+# preload the installed library. DESTDIR is prepended to every path written,
+# and to none written into the files.
 
 CC ?= cc
 CXX ?= c++
@@ -25,7 +34,21 @@ O ?= build
 CFLAGS ?=
 CXXFLAGS ?= $(CFLAGS)
 
-# Always: what the core needs to be correct, as in lite_malloc/options.bzl.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL ?= install
+
+# The version is written once, in lite_malloc.h (LITE_MALLOC_VERSION_MAJOR ...).
+version_part = $(or $(shell sed -n 's/^\#define LITE_MALLOC_VERSION_$(1) \([0-9][0-9]*\)$$/\1/p' \
+  lite_malloc/lite_malloc.h),$(error no LITE_MALLOC_VERSION_$(1) in lite_malloc/lite_malloc.h))
+MAJOR := $(call version_part,MAJOR)
+MINOR := $(call version_part,MINOR)
+VERSION := $(MAJOR).$(MINOR).$(call version_part,PATCH)
+
+# Always: what the core needs to be correct, as LITE_COPTS in lite_malloc/options.bzl.
 LITE_FLAGS := -O2 -g -fPIC -pthread -fvisibility=hidden -ftls-model=initial-exec \
   -fno-builtin-malloc -fno-builtin-free -Wall -Wextra -Ilite_malloc -MMD -MP
 LITE_CFLAGS = -std=gnu11 $(LITE_FLAGS) $(CFLAGS)
@@ -40,10 +63,14 @@ NEW_OBJ := $(O)/override_new.o
 HOOKS_OBJ := $(O)/override_hooks.o
 
 STATIC := $(O)/liblite-malloc-static.a
-SHARED := $(O)/liblite-malloc-shared.so
 HOOKS := $(O)/liblite-malloc-hooks.a
+# The shared library's file, the name programs record (soname: it changes
+# only with MAJOR), and the name -llite-malloc-shared finds.
+SHARED_FILE := liblite-malloc-shared.so.$(MAJOR).$(MINOR)
+SONAME := liblite-malloc-shared.so.$(MAJOR)
+SHARED := $(O)/liblite-malloc-shared.so
 
-.PHONY: all clean
+.PHONY: all clean install uninstall
 all: $(STATIC) $(SHARED) $(HOOKS)
 
 # Rebuild everything when the flags change.
@@ -66,9 +93,15 @@ $(STATIC): $(CORE_OBJS) $(NAMES_OBJS) $(NEW_OBJ)
 	$(AR) rcs $@ $(O)/lite_malloc.o $(NEW_OBJ)
 
 # -Bsymbolic-functions: the forwarding calls inside bind directly (jmp, no PLT).
-$(SHARED): $(CORE_OBJS) $(NAMES_OBJS) $(NEW_OBJ)
-	$(CXX) -shared -pthread -Wl,-soname,liblite-malloc-shared.so -Wl,-Bsymbolic-functions \
-	  -o $@ $^
+$(O)/$(SHARED_FILE): $(CORE_OBJS) $(NAMES_OBJS) $(NEW_OBJ)
+	$(CXX) -shared -pthread -Wl,-soname,$(SONAME) -Wl,-Bsymbolic-functions -o $@ $^
+
+# The links, in build/ as they will be installed: programs linked against
+# build/ (-Lbuild -Wl,-rpath,...) find their soname there.
+$(O)/$(SONAME): $(O)/$(SHARED_FILE)
+	ln -sf $(SHARED_FILE) $@
+$(SHARED): $(O)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 $(HOOKS): $(CORE_OBJS) $(HOOKS_OBJ)
 	rm -f $@
@@ -76,5 +109,43 @@ $(HOOKS): $(CORE_OBJS) $(HOOKS_OBJ)
 
 clean:
 	rm -rf $(O)
+
+# --------------------------------------------------------------------------
+# make install, make uninstall
+# --------------------------------------------------------------------------
+HEADERS := lite_malloc/lite_malloc.h lite_malloc/lite-hooks.h
+LIB_FILES := $(SHARED_FILE) $(SONAME) liblite-malloc-shared.so liblite-malloc-static.a \
+  liblite-malloc-hooks.a
+INSTALLED := $(addprefix $(DESTDIR)$(LIBDIR)/,$(LIB_FILES)) \
+  $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(HEADERS)) \
+  $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,lite-malloc.pc lite-malloc-static.pc) \
+  $(DESTDIR)$(BINDIR)/lite-run
+
+# The lines of a pkg-config file: $(call pc_lines,NAME,DESCRIPTION,LIBS).
+# Two files, because the one name cannot give both libraries: lite-malloc
+# links the shared library (mode 2), lite-malloc-static the archive (modes 1
+# and 5, and plain static linking).
+pc_lines = 'prefix=$(PREFIX)' 'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' \
+  'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' '' 'Name: $(1)' \
+  'Description: $(2)' 'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: $(strip $(3))'
+
+install: all
+	$(INSTALL) -d $(sort $(dir $(INSTALLED)))
+	$(INSTALL) -m 644 $(O)/$(SHARED_FILE) $(STATIC) $(HOOKS) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(SHARED_FILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/liblite-malloc-shared.so
+	$(INSTALL) -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/lite_malloc/
+	printf '%s\n' $(call pc_lines,lite-malloc,lock-free malloc: the shared library,\
+	  -L$${libdir} -llite-malloc-shared) >$(DESTDIR)$(PKGCONFIGDIR)/lite-malloc.pc
+	printf '%s\n' $(call pc_lines,lite-malloc-static,lock-free malloc: the static archive,\
+	  $${libdir}/liblite-malloc-static.a -pthread) >$(DESTDIR)$(PKGCONFIGDIR)/lite-malloc-static.pc
+	sed 's|^installed_lib=""$$|installed_lib="$(LIBDIR)/$(SONAME)"|' tools/lite-run \
+	  >$(DESTDIR)$(BINDIR)/lite-run
+	grep -q '^installed_lib="/' $(DESTDIR)$(BINDIR)/lite-run
+	chmod 755 $(DESTDIR)$(BINDIR)/lite-run
+
+uninstall:
+	rm -f $(INSTALLED)
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/lite_malloc
 
 -include $(wildcard $(O)/*.d)

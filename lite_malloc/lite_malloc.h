@@ -14,6 +14,24 @@
 extern "C" {
 #endif
 
+/* The version, in this one place: the Makefile reads these three lines for the
+ * shared library's soname (liblite-malloc-shared.so.MAJOR) and the pkg-config
+ * files, and the statistics print LITE_MALLOC_VERSION_STRING. MAJOR changes
+ * when a program built against an older version may no longer link or run. */
+#define LITE_MALLOC_VERSION_MAJOR 1
+#define LITE_MALLOC_VERSION_MINOR 1
+#define LITE_MALLOC_VERSION_PATCH 0
+/* 10100 for 1.1.0: compare it with lite_malloc_version(). */
+#define LITE_MALLOC_VERSION \
+  (LITE_MALLOC_VERSION_MAJOR * 10000 + LITE_MALLOC_VERSION_MINOR * 100 + LITE_MALLOC_VERSION_PATCH)
+#define LITE_MALLOC_VERSION_STR_(x) #x
+#define LITE_MALLOC_VERSION_STR(x) LITE_MALLOC_VERSION_STR_(x)
+/* "1.1.0" */
+#define LITE_MALLOC_VERSION_STRING                       \
+  LITE_MALLOC_VERSION_STR(LITE_MALLOC_VERSION_MAJOR)     \
+  "." LITE_MALLOC_VERSION_STR(LITE_MALLOC_VERSION_MINOR) \
+  "." LITE_MALLOC_VERSION_STR(LITE_MALLOC_VERSION_PATCH)
+
 /* Exported, and never throwing (so C++ callers, e.g. noexcept operator delete,
  * need no unwinding around them). */
 #define LITE_API __attribute__((visibility("default"), nothrow))
@@ -31,6 +49,10 @@ LITE_API void* lite_pvalloc(size_t size);
 LITE_API size_t lite_malloc_usable_size(void* p);
 LITE_API void lite_free_sized(void* p, size_t size);
 LITE_API void lite_free_aligned_sized(void* p, size_t alignment, size_t size);
+
+/* LITE_MALLOC_VERSION of the library the program runs with, which may be newer
+ * than the header it was compiled against. */
+LITE_API int lite_malloc_version(void);
 
 /* Returns cached free memory to the OS (all engines, and the calling thread's
  * empty pages). Returns 1 if any memory was released, like glibc's malloc_trim. */

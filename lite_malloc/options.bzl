@@ -63,20 +63,41 @@ LITE_OPTIONS = {
 # The package that holds the config_settings made by lite_option_settings().
 _SETTINGS_PACKAGE = "//lite_malloc"
 
-# Flags of every core library, whatever the options.
-LITE_CORE_COPTS = [
-    "-fvisibility=hidden",
-    "-ftls-model=initial-exec",
-    "-fno-builtin-malloc",
-    "-fno-builtin-free",
-]
-
 # Warnings of the core, fatal: the core builds clean with gcc 12 and clang 14.
 LITE_WARNING_COPTS = [
     "-Wall",
     "-Wextra",
     "-Werror",
 ]
+
+# What every library of lite_malloc/ is compiled with, core and overrides, in
+# this repository and in any workspace that depends on it: a consumer's build
+# never reads our .bazelrc, and a rule's copts come after --copt and after the
+# flags of the compilation mode, so these hold in fastbuild, opt and dbg alike
+# and a consumer links the code this repository tests and benchmarks. The
+# Makefile's LITE_FLAGS are the same.
+LITE_COPTS = [
+    "-O2",
+    # Position-independent in every mode, as the .so must be: without it, -c opt
+    # compiles executables' copies as PIE, which inlines calls of the exported
+    # lite_* functions that PIC code makes through the PLT.
+    "-fPIC",
+    # Internal functions stay internal (and callable without the PLT); the API
+    # and the libc names say visibility("default") themselves.
+    "-fvisibility=hidden",
+    # One TLS pointer, reached without __tls_get_addr.
+    "-ftls-model=initial-exec",
+    # Not the libc builtins: gcc may not drop a malloc/free pair, or turn
+    # malloc+memset into a call of calloc, in the code that defines them.
+    "-fno-builtin-malloc",
+    "-fno-builtin-free",
+] + LITE_WARNING_COPTS
+
+# The language of each kind of source: Bazel 4.2.3 passes -std=c++0x to C++
+# unless told otherwise, and override_new.cc needs C++17 (std::align_val_t).
+LITE_C_COPTS = ["-std=gnu11"]
+
+LITE_CXX_COPTS = ["-std=c++17"]
 
 def _setting_name(define, value):
     return "%s_%s" % (define, value)
@@ -189,11 +210,14 @@ def lite_core_library(name, defines = {}, visibility = None, **kwargs):
         name = name,
         srcs = srcs,
         hdrs = hdrs,
-        copts = LITE_CORE_COPTS + LITE_WARNING_COPTS + lite_option_copts(defines),
+        copts = LITE_COPTS + LITE_C_COPTS + lite_option_copts(defines),
         linkopts = ["-pthread"],
         # Static only: with -fvisibility=hidden a shared core would hide the
         # internal functions that unit tests call.
         linkstatic = True,
+        # Every object, referenced or not: the .so exports the whole lite_*
+        # API (lite_malloc_version included, which nothing inside calls).
+        alwayslink = True,
         deps = ["%s:options_check" % _SETTINGS_PACKAGE],
         visibility = visibility,
         **kwargs

@@ -104,8 +104,9 @@ LITE_OVERRIDE void malloc_stats(void) {
 
 static void lite_info_write(void* fp, const char* s, size_t n) { fwrite(s, 1, n, fp); }
 
-/* lite_malloc's XML report (root <malloc version="lite_malloc-1">: totals,
- * engines, classes), in place of glibc's arena-by-arena one. */
+/* lite_malloc's XML report (root <malloc version="lite_malloc-1.1.0">, the
+ * version of lite_malloc.h: totals, engines, classes), in place of glibc's
+ * arena-by-arena one. */
 LITE_OVERRIDE int malloc_info(int options, FILE* fp) {
   if (options != 0) {
     errno = EINVAL;

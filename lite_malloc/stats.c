@@ -177,7 +177,8 @@ void lite_malloc_stats_write(void (*write)(void* ctx, const char* s, size_t n), 
   int xml = format == 1;
   lite_malloc_stats s;
   lite_malloc_get_stats(&s);
-  lite_report_str(&r, xml ? "<malloc version=\"lite_malloc-1\">\n" : "lite_malloc statistics:\n");
+  lite_report_str(&r, xml ? "<malloc version=\"lite_malloc-" LITE_MALLOC_VERSION_STRING "\">\n"
+                          : "lite_malloc statistics (" LITE_MALLOC_VERSION_STRING "):\n");
   const struct {
     const char *text, *xml;
     uint64_t value;

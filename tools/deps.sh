@@ -5,8 +5,9 @@
 #
 # Groups:
 #   build  Bazel (Debian's offline bazel-bootstrap), GoogleTest sources, gcc
-#   test   build + what the test suites run (valgrind, python3, and the real
-#          programs run under lite_malloc: sqlite3, Python's regression tests)
+#   test   build + what the test suites run (valgrind, python3, pkg-config for
+#          make install's test, and the real programs run under lite_malloc:
+#          sqlite3, Python's regression tests)
 #   clang  clang 14 with its sanitizer and libFuzzer runtimes (--config=clang)
 #   fuzz   clang + AFL++
 #   bench  build + the allocators compared against, the real programs run
@@ -20,7 +21,7 @@
 set -euo pipefail
 
 pkgs_build=(bazel-bootstrap bazel-rules-java googletest build-essential git)
-pkgs_test=("${pkgs_build[@]}" valgrind python3 sqlite3 libpython3.11-testsuite)
+pkgs_test=("${pkgs_build[@]}" valgrind python3 sqlite3 libpython3.11-testsuite pkgconf)
 pkgs_clang=(clang clang-14 llvm-14 libclang-rt-14-dev)
 pkgs_fuzz=("${pkgs_build[@]}" "${pkgs_clang[@]}" afl++)
 pkgs_bench=("${pkgs_build[@]}" libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds and runs the tests: the README's test command.
 #
-#   tools/test.sh [--no-sanitizers] [BAZEL_FLAGS...] [TARGETS...] [-- TARGETS...]
+#   tools/test.sh [--no-sanitizers] [--no-consumer] [BAZEL_FLAGS...] [TARGETS...] [-- TARGETS...]
 #
-#   tools/test.sh                          # every test, then the core tests
-#                                          # under ASan+UBSan and under TSan
-#   tools/test.sh --no-sanitizers          # every test, plain build only
+#   tools/test.sh                          # every test, the consumer workspace,
+#                                          # then the core tests under
+#                                          # ASan+UBSan and under TSan
+#   tools/test.sh --no-sanitizers          # every test and the consumer workspace
 #   tools/test.sh --config=asan            # every test, under AddressSanitizer
 #   tools/test.sh //testing:api_test       # some tests
 #   tools/test.sh -- //... -//fuzz/...     # everything but the fuzz targets
@@ -13,22 +14,29 @@
 # Arguments starting with // or @, and all arguments after --, are target
 # patterns (default //...); the others are passed to `bazel test` as flags.
 #
-# Without target patterns and without a --config flag, two more passes follow
-# the plain `bazel test //...`: the core tests (SANITIZER_TARGETS below: the
-# suites of testing/, the fuzz corpus replays and smoke runs, the stress test)
-# under --config=asan --config=ubsan, and under --config=tsan. Tests tagged
-# "no-sanitizer" (they replace the process's malloc, which no sanitizer
-# allows) are left out of both, tests tagged "no-tsan" out of the TSan pass.
+# Without target patterns and without a --config flag, more passes follow the
+# plain `bazel test //...`:
+# - the consumer pass (unless --no-consumer): testing/consumer/run.sh builds
+#   and tests testing/consumer, a separate workspace that depends on this one
+#   with local_repository, in fastbuild, opt and dbg, with BAZEL_FLAGS. A pass
+#   of its own, not a test of this workspace: run.sh says why.
+# - the core tests (SANITIZER_TARGETS below: the suites of testing/, the fuzz
+#   corpus replays and smoke runs, the stress test) under --config=asan
+#   --config=ubsan, and under --config=tsan (unless --no-sanitizers). Tests
+#   tagged "no-sanitizer" (they replace the process's malloc, which no
+#   sanitizer allows) are left out of both, tests tagged "no-tsan" out of the
+#   TSan pass.
 #
 # Installs missing packages first (tools/deps.sh test), runs the tests with
 # --keep_going so every failure is reported, and ends with the line
 #
 #   N passed, N failed
 #
-# counted from bazel's test summaries of all passes (a failed build with no
-# test result counts as 1 failed). Exits with the first failing pass's bazel
-# status, except that "no test targets found" (bazel's 4) counts as success.
-# Leaves the Bazel server running (.ci/run stops it).
+# counted from bazel's test summaries of all passes, the consumer's included
+# (a failed build with no test result counts as 1 failed). Exits with the
+# first failing pass's bazel status, except that "no test targets found"
+# (bazel's 4) counts as success. Leaves this workspace's Bazel server running
+# (.ci/run stops it); the consumer pass stops its own.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
@@ -40,6 +48,7 @@ SANITIZER_TARGETS=(//testing/... //fuzz/... -//testing/modes/... -//testing/prog
 flags=()
 targets=()
 sanitizers=1
+consumer=1
 after_dashdash=0
 for arg in "$@"; do
   if [[ $after_dashdash -eq 1 ]]; then
@@ -48,15 +57,18 @@ for arg in "$@"; do
     after_dashdash=1
   elif [[ "$arg" == "--no-sanitizers" ]]; then
     sanitizers=0
+  elif [[ "$arg" == "--no-consumer" ]]; then
+    consumer=0
   elif [[ "$arg" == //* || "$arg" == @* ]]; then
     targets+=("$arg")
   else
-    [[ "$arg" == --config=* ]] && sanitizers=0
+    # Configs are ours (.bazelrc), which the consumer workspace does not read.
+    [[ "$arg" == --config=* ]] && sanitizers=0 consumer=0
     flags+=("$arg")
   fi
 done
 if [[ ${#targets[@]} -gt 0 ]]; then
-  sanitizers=0
+  sanitizers=0 consumer=0
 else
   targets=(//...)
 fi
@@ -69,18 +81,13 @@ total_failed=0
 final_status=0
 summaries=()
 
-# run_pass NAME BAZEL_FLAGS... -- TARGETS...: one `bazel test`, counted.
+# run_pass NAME COMMAND...: one `bazel test` (or a script that runs some),
+# counted from the test summaries it prints.
 run_pass() {
   local name=$1
   shift
-  local pass_flags=()
-  while [[ $1 != "--" ]]; do
-    pass_flags+=("$1")
-    shift
-  done
-  shift
-  echo "tools/test.sh: === $name: bazel test ${pass_flags[*]} -- $* ==="
-  bazel test --keep_going "${pass_flags[@]}" -- "$@" 2>&1 | tee "$log"
+  echo "tools/test.sh: === $name: $* ==="
+  "$@" 2>&1 | tee "$log"
   local status=${PIPESTATUS[0]}
 
   # One summary line per test target, e.g.
@@ -112,7 +119,7 @@ run_pass() {
 
   case $status in
     0) ;;
-    4) echo "tools/test.sh: no test targets found in $*."
+    4) echo "tools/test.sh: $name: no test targets found."
        status=0 ;;
     *) if [[ $failed -eq 0 ]]; then
          echo "tools/test.sh: bazel test exited with status $status and no test failed: counting the build as 1 failure."
@@ -125,13 +132,16 @@ run_pass() {
   summaries+=("$name: $passed passed, $failed failed")
 }
 
-run_pass "plain" "${flags[@]}" -- "${targets[@]}"
-if [[ $sanitizers -eq 1 ]]; then
-  run_pass "asan+ubsan" "${flags[@]}" --config=asan --config=ubsan --build_tests_only \
-    --test_tag_filters=-no-sanitizer -- "${SANITIZER_TARGETS[@]}"
-  run_pass "tsan" "${flags[@]}" --config=tsan --build_tests_only \
-    --test_tag_filters=-no-sanitizer,-no-tsan -- "${SANITIZER_TARGETS[@]}"
-  printf 'tools/test.sh: %s\n' "${summaries[@]}"
+run_pass "plain" bazel test --keep_going "${flags[@]}" -- "${targets[@]}"
+if [[ $consumer -eq 1 ]]; then
+  run_pass "consumer" testing/consumer/run.sh "${flags[@]}"
 fi
+if [[ $sanitizers -eq 1 ]]; then
+  run_pass "asan+ubsan" bazel test --keep_going "${flags[@]}" --config=asan --config=ubsan \
+    --build_tests_only --test_tag_filters=-no-sanitizer -- "${SANITIZER_TARGETS[@]}"
+  run_pass "tsan" bazel test --keep_going "${flags[@]}" --config=tsan --build_tests_only \
+    --test_tag_filters=-no-sanitizer,-no-tsan -- "${SANITIZER_TARGETS[@]}"
+fi
+[[ ${#summaries[@]} -lt 2 ]] || printf 'tools/test.sh: %s\n' "${summaries[@]}"
 echo "$total_passed passed, $total_failed failed"
 exit "$final_status"

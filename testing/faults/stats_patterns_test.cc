@@ -392,7 +392,8 @@ TEST(Report, Text) {
   void* p = lite_malloc(100);
   const std::string text = Report(0);
   const lite_malloc_stats s = Stats();
-  EXPECT_EQ(text.compare(0, 24, "lite_malloc statistics:\n"), 0) << text;
+  const std::string header = "lite_malloc statistics (" LITE_MALLOC_VERSION_STRING "):\n";
+  EXPECT_EQ(text.compare(0, header.size(), header), 0) << text;
   EXPECT_NE(text.find("\n  bytes in use: " + std::to_string(s.bytes_in_use) + "\n"),
             std::string::npos)
       << text;
@@ -405,6 +406,14 @@ TEST(Report, Text) {
   EXPECT_NE(text.find("\n    112: "), std::string::npos) << text;
   EXPECT_EQ(text.back(), '\n');
   lite_free(p);
+}
+
+// The version the library reports is its header's, and the header's parts agree.
+TEST(Report, Version) {
+  EXPECT_EQ(lite_malloc_version(), LITE_MALLOC_VERSION);
+  EXPECT_EQ(LITE_MALLOC_VERSION_STRING, std::to_string(LITE_MALLOC_VERSION_MAJOR) + "." +
+                                            std::to_string(LITE_MALLOC_VERSION_MINOR) + "." +
+                                            std::to_string(LITE_MALLOC_VERSION_PATCH));
 }
 
 TEST(Report, Xml) {

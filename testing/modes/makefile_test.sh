@@ -4,11 +4,8 @@
 # modes 1 and 5, the hooks archive in mode 3, and CFLAGS+= sets an option.
 source testing/modes/mode_test_lib.sh
 
-# A copy of the sources: the runfiles tree is read-only.
 src="$SCRATCH/src"
-mkdir -p "$src/lite_malloc"
-cp Makefile "$src/"
-cp lite_malloc/*.c lite_malloc/*.cc lite_malloc/*.h lite_malloc/*.inc "$src/lite_malloc/"
+copy_sources "$src"
 
 run make -C "$src" -j2 >"$SCRATCH/make.log" 2>&1 || { cat "$SCRATCH/make.log"; exit 1; }
 for artifact in liblite-malloc-static.a liblite-malloc-shared.so liblite-malloc-hooks.a; do

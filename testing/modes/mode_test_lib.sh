@@ -25,6 +25,16 @@ mode_cc() {
   run "$CC" -O2 -I. "$@"
 }
 
+# Copies what the root Makefile builds from into directory $1, for make to
+# write into (the runfiles tree is read-only). tools/lite-run too, when the
+# test has it (make install installs it).
+copy_sources() {
+  mkdir -p "$1/lite_malloc" "$1/tools"
+  cp Makefile "$1/"
+  cp lite_malloc/*.c lite_malloc/*.cc lite_malloc/*.h lite_malloc/*.inc "$1/lite_malloc/"
+  if [[ -f tools/lite-run ]]; then cp tools/lite-run "$1/tools/"; fi
+}
+
 # The flags of mode 1 (-Wl,--wrap,NAME) and mode 5 (-Wl,--defsym=NAME=__wrap_NAME),
 # for the seven names the original lockfree-malloc README lists.
 WRAPPED=(malloc free calloc realloc memalign valloc posix_memalign)

@@ -129,7 +129,9 @@ static void check_reports(void) {
   FILE* out = open_memstream(&xml, &xml_size);
   int rc = malloc_info(0, out);
   fclose(out);
-  failures += probe_check(rc == 0 && strstr(xml, "<malloc version=\"lite_malloc-1\">") != NULL &&
+  failures += probe_check(rc == 0 &&
+                              strstr(xml, "<malloc version=\"lite_malloc-" LITE_MALLOC_VERSION_STRING
+                                          "\">") != NULL &&
                               strstr(xml, "</malloc>") != NULL,
                           "malloc_info(0): lite_malloc's XML report");
   free(xml);
