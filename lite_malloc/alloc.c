@@ -14,10 +14,21 @@ void lite_set_enomem(void) { errno = ENOMEM; }
 // -----------------------------------------------------------------------------
 // malloc and free
 // -----------------------------------------------------------------------------
+/* Pops a block of the page in `slot`, with the owner's busy flag raised around
+ * it (reclaim.c: a reclaimer may revoke the slot meanwhile). */
+LITE_INLINE lite_block* lite_slot_pop(lite_front* f, lite_page** slot) {
+  lite_store_relaxed(&f->busy, 1);
+  if (LITE_TSAN_ON) atomic_thread_fence(memory_order_seq_cst);
+  atomic_signal_fence(memory_order_seq_cst);
+  lite_block* b = lite_page_pop(LITE_SLOT_GET(*slot));
+  lite_store_release(&f->busy, 0);
+  return b;
+}
+
 void* lite_malloc(size_t size) {
   lite_front* f = lite_tls_front;
   if (LITE_LIKELY(size <= LITE_SMALL_MAX)) {
-    lite_block* b = lite_page_pop(f->direct[(size + 7) >> 3]);
+    lite_block* b = lite_slot_pop(f, &f->direct[(size + 7) >> 3]);
     if (LITE_LIKELY(b != NULL)) return b;
   }
   return lite_malloc_generic(f, size);
@@ -26,17 +37,19 @@ void* lite_malloc(size_t size) {
 LITE_NOINLINE void* lite_malloc_generic(lite_front* f, size_t size) {
   void* p;
   if (size > LITE_SMALL_MAX && size <= LITE_MEDIUM_MAX) {  /* the fast path, for superblocks */
-    lite_block* b = lite_page_pop(f->cur[lite_medium_class(size)]);
+    lite_block* b = lite_slot_pop(f, &f->cur[lite_medium_class(size)]);
     if (LITE_LIKELY(b != NULL)) return b;
   }
   if (size > LITE_MEDIUM_MAX) {
     p = size > PTRDIFF_MAX ? NULL : lite_large_alloc(size, 0, false);
   } else {
+    size_t cls = lite_class_of(size);
     if (f == &lite_empty_front) {
       lite_options_init();
-      f = lite_front_attach();
+      lite_front* mine = lite_front_attach();
+      f = mine != NULL ? mine : &lite_dying_front;
     }
-    p = f == NULL ? NULL : lite_page_malloc_slow(f, lite_class_of(size));
+    p = f == &lite_dying_front ? lite_page_malloc_frontless(f, cls) : lite_page_malloc_slow(f, cls);
   }
   if (p == NULL) lite_set_enomem();
   return p;
@@ -67,24 +80,17 @@ static LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
   lite_page* page = lite_block_page(p, "invalid free");
   uintptr_t owner = lite_load_relaxed(&page->owner);
   lite_block* b = p;
+  /* The owner carved the block before handing it out, and whoever frees it
+   * got it after that: limit, which only grows, covers it. */
+  if (!lite_page_is_block(page, (uintptr_t)p, page->limit))
+    lite_fatal("invalid free", p, "block was never handed out");
   if ((owner & ~LITE_OWNER_FULL) == (uintptr_t)f) {
-    if (!lite_page_is_block(page, (uintptr_t)p, page->limit))
-      lite_fatal("invalid free", p, "block was never handed out");
     if (b == page->free) lite_fatal("double free", p, "block is already free");
     lite_page_free_slow(f, page, b);
     return;
   }
   /* Another thread's (or an abandoned) page: hand the block over. */
-  lite_hardened_on_free(page, b);
-  uintptr_t seg_base = (uintptr_t)seg;
-  uint64_t offset = (uintptr_t)b - seg_base;
-  uint64_t head = lite_load_relaxed(&page->xfree);
-  do {
-    if ((uint32_t)head == offset) lite_fatal("double free", p, "block is already free");
-    lite_set_next(b, (uint32_t)head ? (lite_block*)(seg_base + (uint32_t)head) : NULL);
-  } while (!lite_cas_weak(&page->xfree, &head, ((head >> 32) + 1) << 32 | offset,
-                          memory_order_release, memory_order_relaxed));
-  if (owner & LITE_OWNER_FULL) lite_page_notify_owner(page, owner);
+  lite_free_remote(page, b);
 }
 
 void lite_free(void* p) {
@@ -261,8 +267,12 @@ int lite_malloc_owns(const void* p) {
          lite_page_is_block(page, a, (size_t)page->capacity * page->block_size);
 }
 
+/* Returns what can be returned: the caller's own empty pages, those of every
+ * other front (reclaim.c), those left by exited threads, then the purge. */
 int lite_malloc_trim(size_t pad) {
   (void)pad;
-  bool released = lite_page_trim(lite_tls_front);
+  bool released = lite_page_trim_own(lite_tls_front);
+  released |= lite_reclaim(true);
+  released |= lite_page_trim_engines();
   return lite_purge() || released;
 }

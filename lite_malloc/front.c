@@ -1,15 +1,32 @@
-/* Thread fronts and engines.
+/* Thread fronts, their handles, and engines.
  *
  * Every thread starts with lite_tls_front pointing at lite_empty_front, whose
  * pages are all &lite_empty_page: its first malloc misses the fast path, and the
  * slow path attaches a real front here. So the fast paths never ask "is this
- * thread set up?". A pthread key serves only to hear about thread exit; the
- * front's pages are then retired or abandoned to their engines, and the front
- * itself goes on a lock-free stack for the next thread. */
+ * thread set up?". A pthread key serves only to hear about thread exit: the
+ * front's pages are then retired or abandoned to their engines and its slices
+ * go back to their segment like any other free memory. A thread that allocates
+ * after that (a later key destructor) is given lite_dying_front, whose
+ * allocations are frontless (page.c) and whose frees all take the remote path.
+ *
+ * Each front has a handle: 64 bytes in a table of chunks that are mapped once
+ * and never unmapped, found by index. Other threads write only to handles (the
+ * delivered blocks of remote.c, the steal word of reclaim.c), never to a front,
+ * so a front can be released the moment its thread is done with it; a handle
+ * is reused by a later front, and whatever reaches it late is passed on. */
 #include <pthread.h>
 #include "lite_internal.h"
 
+/* The static fronts have no handle of their own; this one is always DEAD. */
+static lite_handle lite_no_handle = {.steal = LITE_STEAL_DEAD};
+
 lite_front lite_empty_front = {
+    .handle = &lite_no_handle,
+    .direct = {[0 ... LITE_SMALL_MAX / 8] = &lite_empty_page},
+    .cur = {[0 ... LITE_CLASSES - 1] = &lite_empty_page},
+};
+lite_front lite_dying_front = {
+    .handle = &lite_no_handle,
     .direct = {[0 ... LITE_SMALL_MAX / 8] = &lite_empty_page},
     .cur = {[0 ... LITE_CLASSES - 1] = &lite_empty_page},
 };
@@ -18,24 +35,91 @@ __thread lite_front* lite_tls_front LITE_TLS_MODEL = &lite_empty_front;
 
 lite_engine lite_engines[LITE_MALLOC_ENGINES_COUNT];
 
-static _Atomic(uint64_t) lite_free_fronts;  /* stack of the pages holding spare fronts */
-static _Atomic(uint32_t) lite_front_count;  /* fronts ever made */
 static pthread_key_t lite_exit_key;
 static _Atomic(int) lite_key_state;         /* 0: none, 1: being made, 2: ready */
 
-static void lite_front_detach(void* arg) {
-  lite_front* f = arg;
-  lite_page_abandon_all(f);
-  lite_tls_front = &lite_empty_front;
-  lite_sub_relaxed(&lite_stat.threads, 1);
-  lite_stack_push(&lite_free_fronts, f->self, &lite_stat.retries);
+// -----------------------------------------------------------------------------
+// Handles
+// -----------------------------------------------------------------------------
+lite_handle* _Atomic lite_handle_chunks[LITE_HANDLE_CHUNKS];
+_Atomic(uint32_t) lite_handle_count;          /* handles ever made */
+static _Atomic(uint64_t) lite_free_handles;   /* stack: (tag << 32) | (hid + 1) */
+
+static lite_handle* lite_handle_new(uint32_t* hid) {
+  uint64_t old = lite_load_acquire(&lite_free_handles);
+  while ((uint32_t)old != 0) {
+    uint32_t id = (uint32_t)old - 1;
+    lite_handle* h = lite_handle_at(id);
+    uint64_t next = lite_load_relaxed(&h->free_next);
+    if (lite_cas_weak(&lite_free_handles, &old, ((old >> 32) + 1) << 32 | next,
+                      memory_order_acquire, memory_order_acquire)) {
+      *hid = id;
+      return h;
+    }
+  }
+  uint32_t id = lite_add_relaxed(&lite_handle_count, 1);
+  size_t chunk = id / LITE_HANDLE_CHUNK;
+  if (chunk >= LITE_HANDLE_CHUNKS) return NULL;
+  lite_handle* table = lite_load_acquire(&lite_handle_chunks[chunk]);
+  if (table == NULL) {
+    lite_handle* fresh = lite_os_map(LITE_HANDLE_CHUNK * sizeof(lite_handle), NULL);
+    if (fresh == NULL) return NULL; /* the id stays unused: its handle reads as free */
+    for (size_t i = 0; i < LITE_HANDLE_CHUNK; i++) atomic_init(&fresh[i].steal, LITE_STEAL_DEAD);
+    if (atomic_compare_exchange_strong_explicit(&lite_handle_chunks[chunk], &table, fresh,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+      lite_add_relaxed(&lite_stat.mappings, 1);
+      table = fresh;
+    } else {
+      lite_os_unmap(fresh, LITE_HANDLE_CHUNK * sizeof(lite_handle));
+    }
+  }
+  *hid = id;
+  return &table[id % LITE_HANDLE_CHUNK];
 }
 
-static void lite_process_init(void) {
+/* Puts a handle whose front is gone on the free stack (the caller made it DEAD). */
+void lite_handle_free(uint32_t hid) {
+  lite_handle* h = lite_handle_at(hid);
+  uint64_t old = lite_load_relaxed(&lite_free_handles);
+  do {
+    lite_store_relaxed(&h->free_next, (uint32_t)old);
+  } while (!lite_cas_weak(&lite_free_handles, &old, ((old >> 32) + 1) << 32 | (hid + 1),
+                          memory_order_release, memory_order_relaxed));
+}
+
+void lite_handles_reset_free(void) { lite_store_relaxed(&lite_free_handles, 0); }
+
+// -----------------------------------------------------------------------------
+// Fronts
+// -----------------------------------------------------------------------------
+/* Releases front f; the caller holds its handle (steal word HELD, or the owner
+ * made it so at exit). */
+void lite_front_release(lite_front* f) {
+  uint32_t hid = f->hid;
+  lite_handle* h = lite_handle_at(hid);
+  lite_page_abandon_all(f);
+  lite_store_relaxed(&h->front, NULL);
+  lite_store_release(&h->steal, LITE_STEAL_DEAD);
+  lite_handle_drain(h);
+  lite_handle_free(hid);
+  lite_sub_relaxed(&lite_stat.threads, 1);
+  lite_slices_release(f->self);
+}
+
+static void lite_front_detach(void* arg) {
+  lite_front* f = arg;
+  lite_tls_front = &lite_dying_front;
+  if (lite_front_claim_own(f)) lite_front_release(f);
+}
+
+static void lite_fork_child(void) { lite_fork_child_reset(); }
+
+void lite_process_init(void) {
   int state = 0;
   if (atomic_compare_exchange_strong_explicit(&lite_key_state, &state, 1, memory_order_acq_rel,
                                               memory_order_acquire)) {
     int ok = pthread_key_create(&lite_exit_key, lite_front_detach) == 0;
+    pthread_atfork(NULL, NULL, lite_fork_child);
     lite_store_release(&lite_key_state, ok ? 2 : 3);
   }
 }
@@ -43,10 +127,18 @@ static void lite_process_init(void) {
 __attribute__((constructor)) static void lite_init_at_load(void) { lite_process_init(); }
 
 static lite_front* lite_front_new(void) {
-  uint32_t id = lite_add_relaxed(&lite_front_count, 1);
+  uint32_t hid;
+  lite_handle* h = lite_handle_new(&hid);
+  if (h == NULL) return NULL;
+  /* Handles are reused last-in first-out, so a thread that replaces an exited
+   * one gets its engine, and the pages it left there. */
+  uint32_t id = hid;
   size_t slices = (sizeof(lite_front) + LITE_SLICE_SIZE - 1) / LITE_SLICE_SIZE;
   lite_page* self = lite_slices_claim(id % LITE_MALLOC_ENGINES_COUNT, slices);
-  if (self == NULL) return NULL;
+  if (self == NULL) {
+    lite_handle_free(hid);
+    return NULL;
+  }
   lite_segment* seg = lite_segment_of_page(self);
   LITE_FIELD_SET(self->kind, LITE_PAGE_FRONT);
   self->start = (uintptr_t)seg + ((uintptr_t)self->slice_index << LITE_SLICE_SHIFT);
@@ -59,18 +151,26 @@ static lite_front* lite_front_new(void) {
     lite_front_set_cur(f, cls, &lite_empty_page);
     f->avail[cls] = f->full[cls] = NULL;
   }
-  atomic_init(&f->delayed, 0);
+  lite_store_relaxed(&f->busy, 0);
   f->self = self;
   f->id = id;
   f->rr = id;
+  f->hid = hid;
+  f->handle = h;
+  /* Blocks that reached the handle after its last front left go to their pages. */
+  lite_handle_drain(h);
+  lite_store_relaxed(&h->epoch, 0);
+  lite_store_relaxed(&h->seen_epoch, 0);
+  lite_store_relaxed(&h->seen_ticks, 0);
+  lite_store_release(&h->front, f);
+  lite_store_release(&h->steal, LITE_STEAL_FREE);
   return f;
 }
 
 /* Gives the calling thread a front of its own (slow path of its first malloc). */
 lite_front* lite_front_attach(void) {
   lite_process_init();
-  lite_page* spare = lite_stack_pop(&lite_free_fronts, &lite_stat.retries);
-  lite_front* f = spare != NULL ? (lite_front*)spare->start : lite_front_new();
+  lite_front* f = lite_front_new();
   if (f == NULL) return NULL;
   lite_tls_front = f;
   if (lite_load_acquire(&lite_key_state) == 2) pthread_setspecific(lite_exit_key, f);

@@ -46,6 +46,12 @@
 #define LITE_MALLOC_FAULT_INJECTION 0
 #endif
 
+/* 1: tests can have a function called at chosen points inside the allocator
+ * (lite_malloc_test_hook), to replay races deterministically. */
+#ifndef LITE_MALLOC_TEST_HOOKS
+#define LITE_MALLOC_TEST_HOOKS 0
+#endif
+
 /* 1: hardened build: encoded free lists, every double free detected, guard
  * pages after large blocks, sized frees checked. */
 #ifndef LITE_MALLOC_HARDENED

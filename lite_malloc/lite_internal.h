@@ -34,8 +34,10 @@
 #endif
 #endif
 #if defined(LITE_TSAN)
+#define LITE_TSAN_ON 1
 #define LITE_COUNTER_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 #else
+#define LITE_TSAN_ON 0
 #define LITE_COUNTER_SET(field, v) ((field) = (v))
 #endif
 #define LITE_COUNTER_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
@@ -63,13 +65,22 @@ LITE_INLINE size_t lite_class_size(size_t cls) {
   return (cls - LITE_SMALL_CLASSES + LITE_MEDIUM_FIRST) * (size_t)LITE_OS_PAGE;
 }
 
-/* Makes `page` the one front f allocates class cls from. */
+/* A front's page slots (direct[], cur[]): the owner reads them on its fast
+ * paths while a reclaimer holding the front may revoke them (reclaim.c); plain
+ * accesses except under ThreadSanitizer. */
+#define LITE_SLOT_GET(slot) (LITE_TSAN_ON ? __atomic_load_n(&(slot), __ATOMIC_RELAXED) : (slot))
+
+/* Makes `page` the one front f allocates class cls from. direct[i] serves the
+ * sizes 8i-7..8i: entries 0 and 1 belong to class 0, class 1 has entry 2 only,
+ * class c >= 2 has 2c-1 and 2c. */
 LITE_INLINE void lite_front_set_cur(lite_front* f, size_t cls, lite_page* page) {
-  f->cur[cls] = page;
+  LITE_COUNTER_SET(f->cur[cls], page);
   if (cls == 0) {
-    f->direct[0] = f->direct[1] = page;
+    LITE_COUNTER_SET(f->direct[0], page);
+    LITE_COUNTER_SET(f->direct[1], page);
   } else if (cls < LITE_SMALL_CLASSES) {
-    f->direct[2 * cls - 1] = f->direct[2 * cls] = page;
+    if (cls > 1) LITE_COUNTER_SET(f->direct[2 * cls - 1], page);
+    LITE_COUNTER_SET(f->direct[2 * cls], page);
   }
 }
 
@@ -176,7 +187,9 @@ LITE_INLINE lite_segment* lite_segment_of_page(const lite_page* page) {
     "milliseconds free memory may stay resident before going back to the OS")            \
   X(PURGE_BYTES, purge_bytes, LITE_MALLOC_PURGE_BYTES,                                   \
     "free resident bytes returned at once when exceeded (or half the memory in use)")    \
-  X(ZERO_FREED, zero_freed, 0, "1: hardened builds zero small blocks when they are freed")
+  X(ZERO_FREED, zero_freed, 0, "1: hardened builds zero small blocks when they are freed")  \
+  X(RECLAIM, reclaim, 1,                                                                 \
+    "0: never take free memory from other threads' fronts (malloc_trim, purge ticks)")
 
 #define LITE_OPTION_ENUM(NAME, name, def, doc) LITE_OPT_##NAME,
 enum { LITE_RUNTIME_OPTIONS(LITE_OPTION_ENUM) LITE_OPTION_COUNT };
@@ -194,6 +207,8 @@ bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) LITE_HIDDEN
 bool lite_os_protect_none(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_move(void* p, size_t old_size, void* to, size_t new_size) LITE_HIDDEN;
 void lite_os_write_stderr(const char* s, size_t n) LITE_HIDDEN;
+bool lite_os_membarrier(void) LITE_HIDDEN;
+void lite_os_fork_child(void) LITE_HIDDEN;
 uint64_t lite_os_now_ms(void) LITE_HIDDEN;
 __attribute__((noreturn)) void lite_os_abort(void) LITE_HIDDEN;
 
@@ -207,27 +222,109 @@ void lite_map_unregister(uintptr_t start, uintptr_t end) LITE_HIDDEN;
 bool lite_purge(void) LITE_HIDDEN;
 bool lite_purge_some(bool all) LITE_HIDDEN;
 void lite_purge_maybe(void) LITE_HIDDEN;
+void lite_segments_fork_child(void (*visit)(lite_page* page)) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * page.c: pages of blocks
  * ------------------------------------------------------------------------- */
 void* lite_page_malloc_slow(lite_front* f, size_t cls) LITE_HIDDEN;
+void* lite_page_malloc_frontless(lite_front* f, size_t cls) LITE_HIDDEN;
 void lite_page_unused(lite_front* f, lite_page* page) LITE_HIDDEN;
 void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) LITE_HIDDEN;
+void lite_page_collect(lite_page* page) LITE_HIDDEN;
+void lite_page_to_avail(lite_front* f, lite_page* page) LITE_HIDDEN;
+void lite_page_retire(lite_front* f, lite_page* page) LITE_HIDDEN;
+bool lite_page_retire_free(lite_front* f, lite_page** head, lite_page* keep, bool collect) LITE_HIDDEN;
 void lite_page_abandon_all(lite_front* f) LITE_HIDDEN;
-void lite_page_notify_owner(lite_page* page, uintptr_t owner) LITE_HIDDEN;
-bool lite_page_trim(lite_front* f) LITE_HIDDEN;
+bool lite_page_trim_own(lite_front* f) LITE_HIDDEN;
+bool lite_page_trim_engines(void) LITE_HIDDEN;
+
+/* Count of blocks on an xfree word (an armed word holds none). */
+LITE_INLINE uint32_t lite_xfree_count(uint64_t x) {
+  return (uint32_t)x == LITE_XFREE_ARMED ? 0 : (uint32_t)(x >> 32);
+}
+/* True when every block of the page is free: none handed out, none still on
+ * its way back. Read in this order (used, xfree, pending) so that a block
+ * moving from pending to xfree is never counted twice. */
+LITE_INLINE bool lite_page_all_free(lite_page* page) {
+  uint32_t used = LITE_COUNTER_GET(page->used);
+  uint32_t remote = lite_xfree_count(lite_load_acquire(&page->xfree));
+  return lite_load_acquire(&page->pending) == 0 && used == remote;
+}
+
+/* ----------------------------------------------------------------------------
+ * stack.c: lock-free stacks of pages
+ * ------------------------------------------------------------------------- */
 void lite_stack_push(_Atomic(uint64_t)* stack, lite_page* page, _Atomic(size_t)* retries) LITE_HIDDEN;
 lite_page* lite_stack_pop(_Atomic(uint64_t)* stack, _Atomic(size_t)* retries) LITE_HIDDEN;
+void lite_engine_push(lite_page* page) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * remote.c: frees into other threads' pages
+ * ------------------------------------------------------------------------- */
+void lite_free_remote(lite_page* page, lite_block* b) LITE_HIDDEN;
+void lite_xfree_push(lite_page* page, lite_block* b) LITE_HIDDEN;
+void lite_front_take_delayed(lite_front* f, bool by_owner) LITE_HIDDEN;
+void lite_handle_drain(lite_handle* h) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * reclaim.c: taking free memory from fronts whose owners do not look at it
+ * ------------------------------------------------------------------------- */
+/* The owner's side of the steal protocol: brackets every slow path. False when
+ * a reclaimer holds the front: the caller must then not touch its lists. */
+LITE_INLINE bool lite_busy_begin(lite_front* f) {
+  lite_store_relaxed(&f->busy, 1);
+  if (LITE_TSAN_ON) atomic_thread_fence(memory_order_seq_cst);
+  atomic_signal_fence(memory_order_seq_cst);
+  lite_handle* h = f->handle;
+  if (LITE_UNLIKELY(lite_load_acquire(&h->steal) != LITE_STEAL_FREE)) {
+    lite_store_release(&f->busy, 0);
+    return false;
+  }
+  lite_store_relaxed(&h->epoch, lite_load_relaxed(&h->epoch) + 1);
+  return true;
+}
+LITE_INLINE void lite_busy_end(lite_front* f) { lite_store_release(&f->busy, 0); }
+bool lite_front_claim_own(lite_front* f) LITE_HIDDEN;
+bool lite_reclaim(bool all) LITE_HIDDEN;
+void lite_reclaim_fork_child(void) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * test_hooks.c
+ * ------------------------------------------------------------------------- */
+#if LITE_MALLOC_TEST_HOOKS
+void lite_test_point(lite_malloc_hook_point point) LITE_HIDDEN;
+#define LITE_TEST_POINT(point) lite_test_point(point)
+#else
+#define LITE_TEST_POINT(point) ((void)0)
+#endif
+
+/* ----------------------------------------------------------------------------
+ * fork.c
+ * ------------------------------------------------------------------------- */
+void lite_fork_child_reset(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * front.c: thread fronts and engines
  * ------------------------------------------------------------------------- */
 extern lite_front lite_empty_front LITE_HIDDEN;
+extern lite_front lite_dying_front LITE_HIDDEN;
 extern __thread lite_front* lite_tls_front LITE_HIDDEN LITE_TLS_MODEL;
 extern lite_engine lite_engines[LITE_MALLOC_ENGINES_COUNT] LITE_HIDDEN;
+void lite_process_init(void) LITE_HIDDEN;
 lite_front* lite_front_attach(void) LITE_HIDDEN;
+void lite_front_release(lite_front* f) LITE_HIDDEN;
 uint32_t lite_front_engine(lite_front* f) LITE_HIDDEN;
+
+#define LITE_HANDLE_CHUNK 1024u  /* handles per mapping (64 KiB) */
+#define LITE_HANDLE_CHUNKS 4096u /* at most 4 M threads alive at once */
+extern lite_handle* _Atomic lite_handle_chunks[LITE_HANDLE_CHUNKS] LITE_HIDDEN;
+extern _Atomic(uint32_t) lite_handle_count LITE_HIDDEN;
+LITE_INLINE lite_handle* lite_handle_at(uint32_t hid) {
+  return &lite_load_acquire(&lite_handle_chunks[hid / LITE_HANDLE_CHUNK])[hid % LITE_HANDLE_CHUNK];
+}
+void lite_handle_free(uint32_t hid) LITE_HIDDEN;
+void lite_handles_reset_free(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * large.c: blocks mapped directly

@@ -124,6 +124,20 @@ typedef enum lite_malloc_fault {
 } lite_malloc_fault;
 LITE_API int lite_malloc_fault_inject(lite_malloc_fault op, unsigned long skip, unsigned long count);
 
+/* Test hooks (builds with LITE_MALLOC_TEST_HOOKS=1, e.g. the Bazel target
+ * //testing/lifecycle:core_test_hooks): fn (NULL: none) is called, on the
+ * thread that gets there, at the point named, so a test can make another
+ * thread act inside a race window. Returns 0, or -1 in builds without hooks.
+ *   LITE_HOOK_ARM          the owner found a page out of blocks and is about to
+ *                          arm it and move it to its full list
+ *   LITE_HOOK_REMOTE_PUSH  a thread freeing into another thread's page has read
+ *                          the page's remote-free word and is about to CAS it */
+typedef enum lite_malloc_hook_point {
+  LITE_HOOK_ARM = 0,
+  LITE_HOOK_REMOTE_PUSH = 1,
+} lite_malloc_hook_point;
+LITE_API int lite_malloc_test_hook(lite_malloc_hook_point point, void (*fn)(void));
+
 /* Prints the statistics above to stderr. */
 LITE_API void lite_malloc_stats_print(void);
 

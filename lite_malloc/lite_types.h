@@ -11,6 +11,13 @@
  *    blocks, pushes blocks it frees itself, and changes used/free/reserved.
  *  - Other threads free into the page's xfree list with a CAS push; the owner
  *    takes the whole list with one exchange, so neither side can suffer ABA.
+ *    Before the owner puts a page on its full list it arms the word (no blocks,
+ *    the owner's handle id); the first remote free then takes the word back to
+ *    empty and hands its block to that handle instead, which is how the owner
+ *    hears that a full page has room again (remote.c).
+ *  - Handles are small type-stable records, one per live front, never unmapped
+ *    (front.c): remote threads and reclaimers only ever write to a handle, never
+ *    to a front, so fronts can be released when their thread exits.
  *  - Engines are shared by threads: their segment lists are push-only, their
  *    stacks of abandoned pages use 64-bit words holding a 32-bit page id and a
  *    32-bit tag, and segment slice bitmaps change only by CAS. No locks anywhere.
@@ -38,6 +45,9 @@ enum lite_page_kind {
 
 /* Owner tag bit: set in `owner` while the page sits on its owner's full list. */
 #define LITE_OWNER_FULL ((uintptr_t)1)
+/* xfree value of an armed page: low word 1 (block offsets are multiples of 8),
+ * high word the id of the owner's handle. */
+#define LITE_XFREE_ARMED 1u
 
 typedef struct lite_page {
   /* --- read by every free, on any thread --- */
@@ -61,12 +71,12 @@ typedef struct lite_page {
   struct lite_page* prev;
   /* --- shared --- */
   /* Blocks freed by other threads: (count << 32) | offset of the first block
-   * from the segment start (0: none). One CAS pushes, one exchange takes all,
-   * and the owner learns the count without walking the list. */
+   * from the segment start (0: none), or armed (see LITE_XFREE_ARMED). One CAS
+   * pushes, one exchange takes all, and the owner learns the count without
+   * walking the list. */
   _Atomic(uint64_t) xfree;
   _Atomic(uint32_t) stack_next; /* page id below this one in a lock-free stack */
-  _Atomic(uint32_t) delayed_next; /* page id below this one on a front's delayed list */
-  _Atomic(uint32_t) delayed;    /* 1 while on a front's delayed list */
+  _Atomic(uint32_t) pending;    /* blocks freed into it that wait on a handle's list */
 } __attribute__((aligned(64))) lite_page;
 
 enum lite_segment_kind {
@@ -84,6 +94,7 @@ typedef struct lite_segment {
   _Atomic(uint64_t) used_mask;   /* slices handed out (bit 0: the header) */
   _Atomic(uint64_t) dirty_mask;  /* free slices still backed by memory */
   _Atomic(uint64_t) dirty_seen;  /* dirty slices at the last purge tick (decay) */
+  _Atomic(bool) header_purged;   /* descriptors purged since the segment was last used */
   /* large blocks only */
   uintptr_t large_user;          /* the pointer handed out; 0 while cached */
   uintptr_t large_end;           /* end of the usable bytes (page aligned) */
@@ -100,8 +111,15 @@ typedef struct lite_engine {
   _Atomic(uint64_t) abandoned[LITE_CLASSES]; /* stacks: (tag << 32) | page id */
 } __attribute__((aligned(64))) lite_engine;
 
+struct lite_handle;
+
 /* Per-thread state. The malloc fast path reads direct[(size+7)/8]->free only. */
 typedef struct lite_front {
+  /* 1 while the owner is inside malloc or one of its slow paths; reclaimers
+   * read it (reclaim.c). */
+  _Atomic(uint32_t) busy;
+  uint32_t hid;                   /* index of this front's handle */
+  struct lite_handle* handle;
   /* cur[] of the small classes again, indexed by size in 8-byte steps so that
    * malloc needs no class computation (class c >= 1 fills entries 2c-1 and 2c). */
   lite_page* direct[LITE_SMALL_MAX / 8 + 1];
@@ -109,11 +127,27 @@ typedef struct lite_front {
   lite_page* avail[LITE_CLASSES]; /* owned pages that may have free blocks (has cur) */
   lite_page* full[LITE_CLASSES];  /* owned pages that had none left when last looked */
   lite_page* self;                /* the page that holds this front */
-  /* Full pages that other threads freed into since the owner last looked (page
-   * ids, pushed by any thread, taken whole by the owner). */
-  _Atomic(uint32_t) delayed;
   uint32_t id;                    /* attach order; picks the pinned engine */
   uint32_t rr;                    /* round-robin cursor (per-allocation engines) */
 } lite_front;
+
+/* Steal word of a handle (reclaim.c). */
+enum {
+  LITE_STEAL_FREE = 0, /* the owner may run its slow paths */
+  LITE_STEAL_HELD = 1, /* a reclaimer is working on the front */
+  LITE_STEAL_LEFT = 2, /* with HELD: the owner exited meanwhile; the reclaimer detaches */
+  LITE_STEAL_DEAD = 4, /* no front: the handle is free */
+};
+
+/* What other threads know of a front: 64 bytes, in chunks never unmapped. */
+typedef struct lite_handle {
+  _Atomic(lite_front*) front;   /* NULL while the handle is free */
+  _Atomic(lite_block*) delayed; /* blocks freed into the front's armed full pages */
+  _Atomic(uint32_t) steal;      /* LITE_STEAL_* */
+  _Atomic(uint32_t) epoch;      /* slow paths the owner has run (owner writes) */
+  _Atomic(uint32_t) free_next;  /* handle below this one on the free stack */
+  _Atomic(uint32_t) seen_epoch; /* epoch when a reclaim tick last looked */
+  _Atomic(uint32_t) seen_ticks; /* ticks since a reclaim last went through the front */
+} __attribute__((aligned(64))) lite_handle;
 
 #endif

@@ -58,6 +58,11 @@ LITE_OPTIONS = {
         values = [0, 1],
         doc = "1: the OS layer can be told to fail (lite_malloc_fault_inject; default 0)",
     ),
+    "lite_test_hooks": struct(
+        macro = "LITE_MALLOC_TEST_HOOKS",
+        values = [0, 1],
+        doc = "1: tests can run code at chosen points inside the allocator (lite_malloc_test_hook; default 0)",
+    ),
 }
 
 # The package that holds the config_settings made by lite_option_settings().

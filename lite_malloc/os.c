@@ -27,6 +27,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 static long lite_libc_result(long r) { return r == -1 ? -errno : r; }
 static long lite_sys_mmap(void* hint, size_t size) {
   int saved = errno;
@@ -47,6 +48,7 @@ static long lite_sys_mremap(void* p, size_t old_size, size_t new_size, int flags
 static long lite_sys_write(const char* s, size_t n) { return write(2, s, n); }
 static long lite_sys_mprotect_none(void* p, size_t size) { return lite_libc_result(mprotect(p, size, PROT_NONE)); }
 static void lite_sys_abort(void) { abort(); }
+static long lite_sys_membarrier(int cmd) { int saved = errno; long r = lite_libc_result(syscall(SYS_membarrier, cmd, 0, 0)); errno = saved; return r; }
 #else
 #if defined(__x86_64__)
 static inline long lite_syscall6(long n, long a, long b, long c, long d, long e, long f) {
@@ -97,6 +99,7 @@ static long lite_sys_write(const char* s, size_t n) {
 static long lite_sys_mprotect_none(void* p, size_t size) {
   return lite_syscall6(SYS_mprotect, (long)p, (long)size, PROT_NONE, 0, 0, 0);
 }
+static long lite_sys_membarrier(int cmd) { return lite_syscall6(SYS_membarrier, cmd, 0, 0, 0, 0, 0); }
 static void lite_sys_abort(void) {
   long tid = lite_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
   long pid = lite_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
@@ -221,6 +224,30 @@ void lite_os_write_stderr(const char* s, size_t n) {
     n -= (size_t)r;
   }
 }
+
+/* A full memory fence executed by every running thread of the process before
+ * this returns (reclaim.c). Registers for the cheap per-process kind on first
+ * use; falls back to the global kind; false when the kernel has neither. */
+enum { LITE_MB_QUERY = 0, LITE_MB_GLOBAL = 1, LITE_MB_PRIVATE = 8, LITE_MB_REGISTER_PRIVATE = 16 };
+static _Atomic(int) lite_membarrier_mode; /* 0: not asked yet, else the command, or -1 */
+
+bool lite_os_membarrier(void) {
+  int mode = lite_load_relaxed(&lite_membarrier_mode);
+  if (mode == 0) {
+    long q = lite_sys_membarrier(LITE_MB_QUERY);
+    mode = -1;
+    if (!lite_sys_failed(q) && (q & LITE_MB_PRIVATE) &&
+        !lite_sys_failed(lite_sys_membarrier(LITE_MB_REGISTER_PRIVATE)))
+      mode = LITE_MB_PRIVATE;
+    else if (!lite_sys_failed(q) && (q & LITE_MB_GLOBAL))
+      mode = LITE_MB_GLOBAL;
+    lite_store_relaxed(&lite_membarrier_mode, mode);
+  }
+  return mode > 0 && !lite_sys_failed(lite_sys_membarrier(mode));
+}
+
+/* A forked child is a new process to the kernel: it registers again. */
+void lite_os_fork_child(void) { lite_store_relaxed(&lite_membarrier_mode, 0); }
 
 /* The one libc call: clock_gettime goes through the vDSO (no system call, no
  * allocation, no lock), which a raw system call cannot reach. */

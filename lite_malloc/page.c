@@ -8,40 +8,17 @@
  * A front keeps, per class, a circular list of pages that may have free blocks
  * (cur among them) and one of pages that had none when last looked at. A page on
  * the full list carries LITE_OWNER_FULL in its owner word, so the owner's next
- * free to it misses the fast path and moves it back. Pages whose blocks are all
- * back are returned to their segment, except the current one of each class.
- * When a thread exits its pages with live blocks are abandoned to their engine,
- * where another thread of that engine adopts them. */
+ * free to it misses the fast path and moves it back, and its xfree word is armed
+ * (remote.c), so the first block another thread frees into it comes back to the
+ * owner through its handle: no full page is ever scanned, and none is missed.
+ * Pages whose blocks are all back are returned to their segment, except the
+ * current one of each class. When a thread exits its pages with live blocks are
+ * abandoned to their engine, where another thread of that engine adopts them.
+ *
+ * Every function here that changes a front's lists runs either on the owner
+ * between lite_busy_begin and lite_busy_end, or on a thread that holds the
+ * front's handle exclusively (reclaim.c, thread exit, fork). */
 #include "lite_internal.h"
-
-// -----------------------------------------------------------------------------
-// Lock-free stacks of pages: (tag << 32) | page id, so ABA would need 2^32
-// operations between one thread's read and its CAS.
-// -----------------------------------------------------------------------------
-/* Failed CAS attempts are added to *retries (an engine's contention count). */
-void lite_stack_push(_Atomic(uint64_t)* stack, lite_page* page, _Atomic(size_t)* retries) {
-  uint64_t old = lite_load_relaxed(stack), id = lite_page_id(page);
-  for (;;) {
-    lite_store_relaxed(&page->stack_next, (uint32_t)old);
-    if (lite_cas_weak(stack, &old, ((old >> 32) + 1) << 32 | id, memory_order_release,
-                      memory_order_relaxed))
-      return;
-    lite_add_relaxed(retries, 1);
-  }
-}
-
-lite_page* lite_stack_pop(_Atomic(uint64_t)* stack, _Atomic(size_t)* retries) {
-  uint64_t old = lite_load_acquire(stack);
-  for (;;) {
-    if ((uint32_t)old == 0) return NULL;
-    lite_page* page = lite_page_from_id((uint32_t)old);
-    uint64_t next = lite_load_relaxed(&page->stack_next);
-    if (lite_cas_weak(stack, &old, ((old >> 32) + 1) << 32 | next, memory_order_acquire,
-                      memory_order_acquire))
-      return page;
-    lite_add_relaxed(retries, 1);
-  }
-}
 
 // -----------------------------------------------------------------------------
 // Circular doubly linked lists of a front's pages
@@ -98,6 +75,7 @@ static void lite_page_init(lite_page* page, lite_front* f, size_t cls) {
   LITE_FIELD_SET(page->kind, LITE_PAGE_BLOCKS);
   page->next = page->prev = NULL;
   lite_store_relaxed(&page->xfree, 0);
+  lite_store_relaxed(&page->pending, 0);
   lite_store_relaxed(&page->owner, (uintptr_t)f);
   for (size_t j = page->slice_index; j < page->slice_index + page->slice_count; j++)
     lite_store_release(&seg->slice_page[j], page);
@@ -123,8 +101,9 @@ static bool lite_page_extend(lite_page* page) {
 
 /* Moves the blocks other threads freed into page->free: O(1) when the owner's
  * list is empty (the usual case: it collects when it runs out). */
-static void lite_page_collect(lite_page* page) {
-  if (lite_load_relaxed(&page->xfree) == 0) return;
+void lite_page_collect(lite_page* page) {
+  uint64_t x = lite_load_relaxed(&page->xfree);
+  if (x == 0 || (uint32_t)x == LITE_XFREE_ARMED) return;
   uint64_t taken = lite_exchange(&page->xfree, 0, memory_order_acquire);
   uint32_t n = (uint32_t)(taken >> 32);
   lite_block* head = (lite_block*)((uintptr_t)lite_segment_of_page(page) + (uint32_t)taken);
@@ -145,57 +124,50 @@ static bool lite_page_has_room(const lite_page* page) {
   return page->free != NULL || page->reserved < page->capacity;
 }
 
-static void lite_page_to_full(lite_front* f, lite_page* page) {
+static uint64_t lite_armed(const lite_front* f) { return (uint64_t)f->hid << 32 | LITE_XFREE_ARMED; }
+
+/* Moves a page that has no room left to the full list, arming its xfree word.
+ * False (and nothing moved) when other threads' frees came first: the caller
+ * collects them instead. */
+static bool lite_page_to_full(lite_front* f, lite_page* page) {
+  uint64_t empty = 0;
+  LITE_TEST_POINT(LITE_HOOK_ARM);
+  if (!atomic_compare_exchange_strong_explicit(&page->xfree, &empty, lite_armed(f),
+                                               memory_order_acq_rel, memory_order_relaxed))
+    return false;
   lite_list_remove(&f->avail[page->cls], page);
   lite_list_push(&f->full[page->cls], page);
-  lite_store_relaxed(&page->owner, (uintptr_t)f | LITE_OWNER_FULL);
+  lite_store_release(&page->owner, (uintptr_t)f | LITE_OWNER_FULL);
+  return true;
 }
 
-static void lite_page_to_avail(lite_front* f, lite_page* page) {
+/* Takes back the arming of a full page (it may already have been taken by a
+ * remote free, whose block is then on its way to the handle). */
+static void lite_page_disarm(lite_front* f, lite_page* page) {
+  uint64_t armed = lite_armed(f);
+  atomic_compare_exchange_strong_explicit(&page->xfree, &armed, 0, memory_order_acq_rel,
+                                          memory_order_relaxed);
+}
+
+void lite_page_to_avail(lite_front* f, lite_page* page) {
+  lite_page_disarm(f, page);
   lite_list_remove(&f->full[page->cls], page);
   lite_list_push(&f->avail[page->cls], page);
-  lite_store_relaxed(&page->owner, (uintptr_t)f);
+  lite_store_release(&page->owner, (uintptr_t)f);
 }
 
-static void lite_page_retire(lite_front* f, lite_page* page) {
-  lite_list_remove(&f->avail[page->cls], page);
-  if (f->cur[page->cls] == page) lite_front_set_cur(f, page->cls, &lite_empty_page);
-  lite_slices_release(page);
-}
-
-// -----------------------------------------------------------------------------
-// Remote frees into full pages
-// -----------------------------------------------------------------------------
-/* Called by a thread that freed into `page` of another front `owner` (tagged
- * full): puts the page once on that front's delayed list, so the owner moves it
- * back to its available pages instead of mapping new ones. The owner takes the
- * whole list with one exchange, so a push-only CAS is ABA-free. A stale push
- * (the owner moved or abandoned the page meanwhile) is skipped by the owner. */
-void lite_page_notify_owner(lite_page* page, uintptr_t owner) {
-  if (lite_load_relaxed(&page->delayed) != 0) return;
-  uint32_t idle = 0;
-  if (!atomic_compare_exchange_strong_explicit(&page->delayed, &idle, 1, memory_order_relaxed,
-                                               memory_order_relaxed))
-    return;
-  lite_front* f = (lite_front*)(owner & ~LITE_OWNER_FULL);
-  uint32_t head = lite_load_relaxed(&f->delayed), id = lite_page_id(page);
-  do {
-    lite_store_relaxed(&page->delayed_next, head);
-  } while (!lite_cas_weak(&f->delayed, &head, id, memory_order_release, memory_order_relaxed));
-}
-
-/* Moves the full pages that others freed into back to the available lists. */
-static void lite_page_take_delayed(lite_front* f) {
-  if (lite_load_relaxed(&f->delayed) == 0) return;
-  uint32_t id = lite_exchange(&f->delayed, 0, memory_order_acquire);
-  while (id != 0) {
-    lite_page* p = lite_page_from_id(id);
-    id = lite_load_relaxed(&p->delayed_next);
-    lite_store_relaxed(&p->delayed, 0);
-    if (lite_load_relaxed(&p->owner) != ((uintptr_t)f | LITE_OWNER_FULL)) continue;
-    lite_page_collect(p);
-    if (lite_page_has_room(p)) lite_page_to_avail(f, p);
+/* Gives a page of front f whose blocks are all free back to its segment. */
+void lite_page_retire(lite_front* f, lite_page* page) {
+  uintptr_t owner = lite_load_relaxed(&page->owner);
+  if (owner & LITE_OWNER_FULL) {
+    lite_page_disarm(f, page);
+    lite_list_remove(&f->full[page->cls], page);
+  } else {
+    lite_list_remove(&f->avail[page->cls], page);
   }
+  if (f->cur[page->cls] == page) lite_front_set_cur(f, page->cls, &lite_empty_page);
+  lite_page_collect(page);
+  lite_slices_release(page);
 }
 
 // -----------------------------------------------------------------------------
@@ -203,20 +175,11 @@ static void lite_page_take_delayed(lite_front* f) {
 // -----------------------------------------------------------------------------
 static lite_page* lite_page_find(lite_front* f, size_t cls) {
   lite_page* p;
-  lite_page_take_delayed(f);
+  lite_front_take_delayed(f, true);
   while ((p = f->avail[cls]) != NULL) {
     lite_page_collect(p);
     if (lite_page_has_room(p)) return p;
-    lite_page_to_full(f, p);
-  }
-  /* Look at a few full pages for remote frees, rotating so all get their turn. */
-  for (int k = 0; k < 4 && (p = f->full[cls]) != NULL; k++) {
-    if (lite_load_relaxed(&p->xfree) != 0) {
-      lite_page_collect(p);
-      lite_page_to_avail(f, p);
-      return p;
-    }
-    f->full[cls] = p->next;
+    if (!lite_page_to_full(f, p)) lite_page_collect(p);
   }
   return NULL;
 }
@@ -230,7 +193,10 @@ static lite_page* lite_page_acquire(lite_front* f, size_t cls) {
     lite_page_collect(page);
     lite_list_push(&f->avail[cls], page);
     if (lite_page_has_room(page)) return page;
-    lite_page_to_full(f, page);
+    if (!lite_page_to_full(f, page)) {
+      lite_page_collect(page);
+      return page;
+    }
   }
   page = lite_slices_claim(e, lite_page_slices(cls));
   if (page == NULL) return NULL;
@@ -239,13 +205,17 @@ static lite_page* lite_page_acquire(lite_front* f, size_t cls) {
   return page;
 }
 
-void* lite_page_malloc_slow(lite_front* f, size_t cls) {
+static void* lite_page_malloc_owned(lite_front* f, size_t cls) {
   lite_page* page = f->cur[cls];
   if (page != &lite_empty_page) {
     lite_page_collect(page);
     if (page->free == NULL && !lite_page_extend(page)) {
-      lite_page_to_full(f, page);
-      page = &lite_empty_page;
+      lite_front_set_cur(f, cls, &lite_empty_page);
+      if (lite_page_to_full(f, page)) {
+        page = &lite_empty_page;
+      } else {
+        lite_page_collect(page);
+      }
     }
   }
   if (page == &lite_empty_page) {
@@ -255,81 +225,140 @@ void* lite_page_malloc_slow(lite_front* f, size_t cls) {
       lite_front_set_cur(f, cls, &lite_empty_page);
       return NULL;
     }
-    lite_front_set_cur(f, cls, page);
     if (page->free == NULL) lite_page_extend(page);
   }
+  lite_front_set_cur(f, cls, page);
   return lite_page_pop(page);
+}
+
+void* lite_page_malloc_slow(lite_front* f, size_t cls) {
+  if (!lite_busy_begin(f)) return lite_page_malloc_frontless(f, cls);
+  void* p = lite_page_malloc_owned(f, cls);
+  lite_busy_end(f);
+  lite_purge_maybe();
+  return p;
+}
+
+/* Allocation without a front: a thread whose front a reclaimer holds, or one
+ * that allocates after its front was released at exit. Takes a page from the
+ * engine's stack (popping it makes it ours alone), or a fresh one, takes a
+ * block and pushes the page back, owned by no one. */
+void* lite_page_malloc_frontless(lite_front* f, size_t cls) {
+  uint32_t e = f->id % LITE_MALLOC_ENGINES_COUNT;
+  lite_engine* engine = &lite_engines[e];
+  lite_page* page = lite_stack_pop(&engine->abandoned[cls], &engine->retries);
+  if (page != NULL) {
+    lite_page_collect(page);
+    if (!lite_page_has_room(page)) {
+      lite_engine_push(page);
+      page = NULL;
+    }
+  }
+  if (page == NULL) {
+    page = lite_slices_claim(e, lite_page_slices(cls));
+    if (page == NULL) return NULL;
+    lite_page_init(page, NULL, cls);
+  }
+  if (page->free == NULL) lite_page_extend(page);
+  void* p = lite_page_pop(page);
+  lite_engine_push(page);
+  return p;
 }
 
 // -----------------------------------------------------------------------------
 // Frees that miss the fast path
 // -----------------------------------------------------------------------------
-/* The page's last block came home: give it back unless it is the current one. */
+/* The page's last block came home through the fast path: give it back unless
+ * it is the current one. A reclaimer may have taken it meanwhile. */
 void lite_page_unused(lite_front* f, lite_page* page) {
-  if (f->cur[page->cls] != page) lite_page_retire(f, page);
+  if (!lite_busy_begin(f)) return;
+  if (lite_load_relaxed(&page->owner) == (uintptr_t)f && page->kind == LITE_PAGE_BLOCKS &&
+      page->used == 0 && f->cur[page->cls] != page)
+    lite_page_retire(f, page);
+  lite_busy_end(f);
 }
 
-/* A free by the owner to a page on its full list. */
+/* A free by the owner to a page on its full list. While a reclaimer holds the
+ * front the block takes the remote path, which is always safe. */
 void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) {
+  if (!lite_busy_begin(f)) {
+    lite_free_remote(page, b);
+    return;
+  }
   if (lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) lite_page_to_avail(f, page);
   lite_page_push(page, b);
   LITE_COUNTER_SET(page->used, page->used - 1);
-  if (page->used == 0) lite_page_unused(f, page);
+  if (page->used == 0 && f->cur[page->cls] != page) lite_page_retire(f, page);
+  lite_busy_end(f);
 }
 
 // -----------------------------------------------------------------------------
 // Thread exit and trimming
 // -----------------------------------------------------------------------------
-static void lite_page_abandon(lite_page* page) {
+static void lite_page_abandon(lite_front* f, lite_page* page) {
+  if (lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) lite_page_disarm(f, page);
   lite_page_collect(page);
   if (page->used == 0) {
     lite_slices_release(page);
     return;
   }
   lite_store_release(&page->owner, 0);
-  lite_engine* e = &lite_engines[lite_segment_of_page(page)->engine];
-  lite_stack_push(&e->abandoned[page->cls], page, &e->retries);
-  lite_store_release(&e->any_abandoned, true);
+  lite_engine_push(page);
 }
 
+/* Leaves every page of f to its engine (thread exit); the caller holds f. */
 void lite_page_abandon_all(lite_front* f) {
-  lite_page_take_delayed(f);
+  lite_front_take_delayed(f, true);
   for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
     lite_page* p;
     while ((p = f->avail[cls]) != NULL) {
       lite_list_remove(&f->avail[cls], p);
-      lite_page_abandon(p);
+      lite_page_abandon(f, p);
     }
     while ((p = f->full[cls]) != NULL) {
       lite_list_remove(&f->full[cls], p);
-      lite_page_abandon(p);
+      lite_page_abandon(f, p);
     }
     lite_front_set_cur(f, cls, &lite_empty_page);
   }
 }
 
-/* Returns the empty pages of front f (may be &lite_empty_front) and the empty
- * abandoned pages of every engine to their segments. */
-bool lite_page_trim(lite_front* f) {
+/* Retires every page on the list whose blocks are all free, except `keep`;
+ * the owner also collects its pages' remote frees on the way (collect). */
+bool lite_page_retire_free(lite_front* f, lite_page** head, lite_page* keep, bool collect) {
+  lite_page* p = *head;
+  if (p == NULL) return false;
   bool any = false;
-  if (f != &lite_empty_front) {
-    for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
-      lite_page* p = f->avail[cls];
-      if (p == NULL) continue;
-      lite_page* stop = p->prev;
-      for (;;) {
-        lite_page* next = p->next;
-        bool last = (p == stop);
-        lite_page_collect(p);
-        if (p->used == 0) {
-          lite_page_retire(f, p);
-          any = true;
-        }
-        if (last) break;
-        p = next;
-      }
+  lite_page* stop = p->prev;
+  for (;;) {
+    lite_page* next = p->next;
+    bool last = (p == stop);
+    if (collect) lite_page_collect(p);
+    if (p != keep && lite_page_all_free(p)) {
+      lite_page_retire(f, p);
+      any = true;
     }
+    if (last) return any;
+    p = next;
   }
+}
+
+/* Returns the empty pages of the calling thread's own front f, current ones
+ * included. */
+bool lite_page_trim_own(lite_front* f) {
+  if (f == &lite_empty_front || f == &lite_dying_front || !lite_busy_begin(f)) return false;
+  bool any = false;
+  lite_front_take_delayed(f, true);
+  for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
+    any |= lite_page_retire_free(f, &f->avail[cls], NULL, true);
+    any |= lite_page_retire_free(f, &f->full[cls], NULL, false);
+  }
+  lite_busy_end(f);
+  return any;
+}
+
+bool lite_page_trim_engines(void) {
+  bool any = false;
   /* Only engines that had pages abandoned since the last trim are scanned. A
    * push racing with the exchange sets the flag again for the next trim. */
   for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {

@@ -155,7 +155,11 @@ static lite_page* lite_segment_try_claim(lite_segment* seg, size_t count) {
       lite_sub_relaxed(&lite_stat.dirty_bytes, (size_t)__builtin_popcountll(was_dirty) * LITE_SLICE_SIZE);
     lite_add_relaxed(&lite_stat.pages_in_use, count);
     lite_page* page = &seg->pages[i];
+    /* Set here, not once per segment: the descriptors of a segment that was
+     * entirely free may have been purged to zeros (lite_purge_header). */
+    page->slice_index = i;
     page->slice_count = (uint8_t)count;
+    if (lite_load_relaxed(&seg->header_purged)) lite_store_relaxed(&seg->header_purged, false);
     return page;
   }
 }
@@ -207,21 +211,35 @@ void lite_slices_release(lite_page* page) {
 /* Purges when `dirty` bytes of free slices pass the bound (LITE_MALLOC_PURGE_BYTES,
  * or half of the memory in use if larger), or when the last purge is older than
  * LITE_MALLOC_PURGE_DELAY milliseconds (the clock is read every 16th call). */
-static _Atomic(uint64_t) lite_last_purge_ms;
+/* The same clock drives the reclaim ticks (reclaim.c), at most every
+ * max(delay, 10 ms): they look for free memory held by idle threads, so they
+ * run even when nothing is dirty. */
+static _Atomic(uint64_t) lite_last_purge_ms, lite_last_reclaim_ms;
+static _Atomic(int) lite_purging;
+static __thread unsigned lite_tick_calls LITE_TLS_MODEL;
+
 void lite_purge_maybe(void) {
-  static _Atomic(unsigned) calls;
   size_t dirty = lite_load_relaxed(&lite_stat.dirty_bytes);
-  if (dirty == 0) return;
-  dirty -= lite_load_relaxed(&lite_stat.large_cached);
-  size_t allowed = (lite_load_relaxed(&lite_stat.pages_in_use) * LITE_SLICE_SIZE +
-                    lite_load_relaxed(&lite_stat.large_bytes)) / 2;
-  if (allowed < (size_t)lite_options[LITE_OPT_PURGE_BYTES]) allowed = (size_t)lite_options[LITE_OPT_PURGE_BYTES];
-  if (dirty > allowed) {
-    lite_purge_some(true);
-  } else if (lite_options[LITE_OPT_PURGE_DELAY] == 0 || lite_add_relaxed(&calls, 1) % 16 == 0) {
-    uint64_t now = lite_os_now_ms();
-    if (now - lite_load_relaxed(&lite_last_purge_ms) >= (uint64_t)lite_options[LITE_OPT_PURGE_DELAY])
-      lite_purge_some(lite_options[LITE_OPT_PURGE_DELAY] == 0);
+  uint64_t delay = (uint64_t)lite_options[LITE_OPT_PURGE_DELAY];
+  if (dirty != 0) {
+    dirty -= lite_load_relaxed(&lite_stat.large_cached);
+    size_t allowed = (lite_load_relaxed(&lite_stat.pages_in_use) * LITE_SLICE_SIZE +
+                      lite_load_relaxed(&lite_stat.large_bytes)) / 2;
+    if (allowed < (size_t)lite_options[LITE_OPT_PURGE_BYTES]) allowed = (size_t)lite_options[LITE_OPT_PURGE_BYTES];
+    if (dirty > allowed) {
+      lite_purge_some(true);
+      return;
+    }
+  }
+  if (delay != 0 && lite_tick_calls++ % 16 != 0) return;
+  uint64_t now = lite_os_now_ms();
+  if (dirty != 0 && now - lite_load_relaxed(&lite_last_purge_ms) >= delay) lite_purge_some(delay == 0);
+  uint64_t last = lite_load_relaxed(&lite_last_reclaim_ms);
+  if (now - last >= (delay > 10 ? delay : 10) &&
+      atomic_compare_exchange_strong_explicit(&lite_last_reclaim_ms, &last, now, memory_order_relaxed,
+                                              memory_order_relaxed)) {
+    lite_reclaim(false);
+    lite_page_trim_engines();
   }
 }
 
@@ -243,6 +261,25 @@ static uint64_t lite_purge_runs(lite_segment* seg, uint64_t mask) {
   return done;
 }
 
+/* A segment with no slice in use keeps only the start of its header resident:
+ * the page descriptors past the first OS page are purged (they read as zeros
+ * until a claim rewrites one; a stale page id read by a losing pop then sees
+ * an empty link). The segment is claimed whole meanwhile, so no claim races
+ * with the purge. Returns true if it purged. */
+static bool lite_purge_header(lite_segment* seg) {
+  uint64_t only_header = 1;
+  if (lite_load_relaxed(&seg->header_purged) ||
+      !atomic_compare_exchange_strong_explicit(&seg->used_mask, &only_header, ~(uint64_t)0,
+                                               memory_order_acquire, memory_order_relaxed))
+    return false;
+  uintptr_t from = ((uintptr_t)&seg->pages[0] + LITE_OS_PAGE - 1) & ~(uintptr_t)(LITE_OS_PAGE - 1);
+  uintptr_t to = ((uintptr_t)&seg->pages[LITE_SLICES] + LITE_OS_PAGE - 1) & ~(uintptr_t)(LITE_OS_PAGE - 1);
+  bool done = to > from && lite_os_purge((void*)from, to - from);
+  lite_store_relaxed(&seg->header_purged, done);
+  lite_store_release(&seg->used_mask, 1);
+  return done;
+}
+
 /* Hands dirty free slices back to the OS: all of them, or (a purge-delay tick)
  * those that were already dirty at the previous tick, so memory is returned
  * once it has been idle for at least one delay. Only one thread purges at a
@@ -250,9 +287,8 @@ static uint64_t lite_purge_runs(lite_segment* seg, uint64_t mask) {
 bool lite_purge(void) { return lite_purge_some(true); }
 
 bool lite_purge_some(bool all) {
-  static _Atomic(int) purging;
   int idle = 0;
-  if (!atomic_compare_exchange_strong_explicit(&purging, &idle, 1, memory_order_acquire,
+  if (!atomic_compare_exchange_strong_explicit(&lite_purging, &idle, 1, memory_order_acquire,
                                                memory_order_relaxed))
     return false;
   bool any = lite_large_cache_drain(all);
@@ -268,17 +304,58 @@ bool lite_purge_some(bool all) {
         if (take == 0) break;
       } while (!lite_cas_weak(&seg->used_mask, &used, used | take, memory_order_acquire,
                               memory_order_relaxed));
-      if (take == 0) continue;
+      if (take == 0) {
+        if (used == 1) any |= lite_purge_header(seg);
+        continue;
+      }
       uint64_t done = lite_purge_runs(seg, take);
       atomic_fetch_and_explicit(&seg->dirty_mask, ~done, memory_order_relaxed);
       size_t bytes = (size_t)__builtin_popcountll(done) * LITE_SLICE_SIZE;
       lite_sub_relaxed(&lite_stat.dirty_bytes, bytes);
       lite_add_relaxed(&lite_stat.purged_bytes, bytes);
-      atomic_fetch_and_explicit(&seg->used_mask, ~take, memory_order_release);
+      uint64_t left = atomic_fetch_and_explicit(&seg->used_mask, ~take, memory_order_release) & ~take;
+      if (left == 1) lite_purge_header(seg);
       any = any || done != 0;
     }
   }
   lite_store_relaxed(&lite_last_purge_ms, lite_os_now_ms());
-  lite_store_release(&purging, 0);
+  lite_store_release(&lite_purging, 0);
   return any;
+}
+
+// -----------------------------------------------------------------------------
+// After fork, in the child
+// -----------------------------------------------------------------------------
+/* Only the forking thread exists in the child: whatever another thread was
+ * doing to a segment is undone. Each segment's masks are rebuilt from its
+ * slice map (a claim that had not yet written its descriptor is dropped), and
+ * visit() is called for the head page of each run, with the masks already
+ * consistent. Counters are recomputed from the masks. */
+void lite_segments_fork_child(void (*visit)(lite_page* page)) {
+  lite_store_relaxed(&lite_purging, 0);
+  size_t slices = 0, dirty = 0;
+  for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
+    for (lite_segment* seg = lite_load_relaxed(&lite_engines[e].segments); seg != NULL; seg = seg->next) {
+      uint64_t used = 1;
+      for (size_t i = 1; i < LITE_SLICES; i++)
+        if (lite_load_relaxed(&seg->slice_page[i]) != &lite_empty_page) used |= (uint64_t)1 << i;
+      uint64_t dirty_mask = lite_load_relaxed(&seg->dirty_mask) & ~used;
+      lite_store_relaxed(&seg->used_mask, used);
+      lite_store_relaxed(&seg->dirty_mask, dirty_mask);
+      slices += (size_t)__builtin_popcountll(used) - 1;
+      dirty += (size_t)__builtin_popcountll(dirty_mask) * LITE_SLICE_SIZE;
+    }
+  }
+  lite_store_relaxed(&lite_stat.pages_in_use, slices);
+  lite_store_relaxed(&lite_stat.dirty_bytes, dirty + lite_load_relaxed(&lite_stat.large_cached));
+  for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
+    for (size_t cls = 0; cls < LITE_CLASSES; cls++) lite_store_relaxed(&lite_engines[e].abandoned[cls], 0);
+    lite_store_relaxed(&lite_engines[e].any_abandoned, true);
+    for (lite_segment* seg = lite_load_relaxed(&lite_engines[e].segments); seg != NULL; seg = seg->next) {
+      for (size_t i = 1; i < LITE_SLICES; i++) {
+        lite_page* page = lite_load_relaxed(&seg->slice_page[i]);
+        if (page != &lite_empty_page && page->slice_index == i) visit(page);
+      }
+    }
+  }
 }

@@ -76,7 +76,14 @@ static void lite_count_page(lite_page* page, void* ctx) {
     lite_malloc_class_stats* c = &out[LITE_COUNTER_GET(page->cls) % LITE_CLASSES];
     uint32_t used = LITE_COUNTER_GET(page->used);
     uint64_t frees = LITE_COUNTER_GET(page->frees);
-    c->live += used;
+    /* Blocks freed by other threads are counted by the page once collected;
+     * until then they sit on xfree or wait on a handle (pending). */
+    uint32_t back = lite_xfree_count(lite_load_acquire(&page->xfree)) +
+                    lite_load_acquire(&page->pending);
+    if (back > used) back = used;
+    c->live += used - back;
+    frees += back;
+    used -= back;
     c->allocations += frees + used;
     c->frees += frees;
     c->pages++;

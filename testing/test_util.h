@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 
@@ -164,6 +166,16 @@ inline std::string Hex(const void* p) {
   char buf[32];
   snprintf(buf, sizeof(buf), "%p", p);
   return buf;
+}
+
+// Resident set of this process, in bytes (/proc/self/statm), 0 if unreadable.
+inline size_t Rss() {
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long size = 0, resident = 0;
+  if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+  fclose(f);
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace lite_test

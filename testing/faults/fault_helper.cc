@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "lite_malloc/lite_malloc.h"
+#include "testing/test_util.h"
 
 // The blocks stats_exit leaves live (external, so they are not optimised away).
 void* g_live_at_exit[5];
@@ -38,14 +39,7 @@ lite_malloc_stats Stats() {
   return s;
 }
 
-size_t Rss() {
-  FILE* f = fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  unsigned long size = 0, resident = 0;
-  if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
-  fclose(f);
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
+using lite_test::Rss;
 
 void SleepMs(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

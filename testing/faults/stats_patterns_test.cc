@@ -15,6 +15,7 @@
 
 #include "gtest/gtest.h"
 #include "lite_malloc/lite_malloc.h"
+#include "testing/test_util.h"
 #include "testing/faults/child_util.h"
 
 namespace {
@@ -80,14 +81,7 @@ void InThread(const std::function<void()>& f) {
   pthread_join(t, nullptr);
 }
 
-size_t Rss() {
-  FILE* f = fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  unsigned long size = 0, resident = 0;
-  if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
-  fclose(f);
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
+using lite_test::Rss;
 
 // ---------------------------------------------------------- size classes
 
