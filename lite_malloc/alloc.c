@@ -17,9 +17,7 @@ void lite_set_enomem(void) { errno = ENOMEM; }
 /* Pops a block of the page in `slot`, with the owner's busy flag raised around
  * it (reclaim.c: a reclaimer may revoke the slot meanwhile). */
 LITE_INLINE lite_block* lite_slot_pop(lite_front* f, lite_page** slot) {
-  lite_store_relaxed(&f->busy, 1);
-  if (LITE_TSAN_ON) atomic_thread_fence(memory_order_seq_cst);
-  atomic_signal_fence(memory_order_seq_cst);
+  lite_busy_raise(f);
   lite_block* b = lite_page_pop(LITE_SLOT_GET(*slot));
   lite_store_release(&f->busy, 0);
   return b;
@@ -82,7 +80,7 @@ static LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
   lite_block* b = p;
   /* The owner carved the block before handing it out, and whoever frees it
    * got it after that: limit, which only grows, covers it. */
-  if (!lite_page_is_block(page, (uintptr_t)p, page->limit))
+  if (!lite_page_is_block(page, (uintptr_t)p, LITE_COUNTER_GET(page->limit)))
     lite_fatal("invalid free", p, "block was never handed out");
   if ((owner & ~LITE_OWNER_FULL) == (uintptr_t)f) {
     if (b == page->free) lite_fatal("double free", p, "block is already free");
@@ -102,7 +100,9 @@ void lite_free(void* p) {
                   lite_page_is_block(page, a, page->limit) && b != page->free)) {
     lite_page_push(page, b);
     uint32_t used = page->used - 1;
-    LITE_COUNTER_SET(page->used, used);
+    /* Release: a reclaimer that reads the count (reclaim.c) sees the push. A
+     * plain store on x86-64. */
+    __atomic_store_n(&page->used, used, __ATOMIC_RELEASE);
     if (LITE_LIKELY(used != 0)) return;
     lite_page_unused(f, page);
     return;

@@ -247,7 +247,7 @@ LITE_INLINE uint32_t lite_xfree_count(uint64_t x) {
  * its way back. Read in this order (used, xfree, pending) so that a block
  * moving from pending to xfree is never counted twice. */
 LITE_INLINE bool lite_page_all_free(lite_page* page) {
-  uint32_t used = LITE_COUNTER_GET(page->used);
+  uint32_t used = __atomic_load_n(&page->used, __ATOMIC_ACQUIRE);
   uint32_t remote = lite_xfree_count(lite_load_acquire(&page->xfree));
   return lite_load_acquire(&page->pending) == 0 && used == remote;
 }
@@ -272,12 +272,24 @@ void lite_handle_drain(lite_handle* h) LITE_HIDDEN;
  * ------------------------------------------------------------------------- */
 /* The owner's side of the steal protocol: brackets every slow path. False when
  * a reclaimer holds the front: the caller must then not touch its lists. */
-LITE_INLINE bool lite_busy_begin(lite_front* f) {
+/* Raises the owner's busy flag: a plain store that the compiler may not move
+ * past what follows (the reclaimer's membarrier orders it for the CPU). Under
+ * ThreadSanitizer, which knows nothing of membarrier, a sequentially
+ * consistent exchange instead. */
+LITE_INLINE void lite_busy_raise(lite_front* f) {
+#if defined(LITE_TSAN)
+  atomic_exchange_explicit(&f->busy, 1, memory_order_seq_cst);
+#else
   lite_store_relaxed(&f->busy, 1);
-  if (LITE_TSAN_ON) atomic_thread_fence(memory_order_seq_cst);
   atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+LITE_INLINE bool lite_busy_begin(lite_front* f) {
+  lite_busy_raise(f);
   lite_handle* h = f->handle;
-  if (LITE_UNLIKELY(lite_load_acquire(&h->steal) != LITE_STEAL_FREE)) {
+  if (LITE_UNLIKELY(atomic_load_explicit(&h->steal, LITE_TSAN_ON ? memory_order_seq_cst
+                                                                 : memory_order_acquire) !=
+                    LITE_STEAL_FREE)) {
     lite_store_release(&f->busy, 0);
     return false;
   }

@@ -66,7 +66,7 @@ static void lite_page_init(lite_page* page, lite_front* f, size_t cls) {
   page->block_size = (uint32_t)size;
   page->capacity = (uint32_t)(((size_t)page->slice_count << LITE_SLICE_SHIFT) / size);
   page->reserved = 0;
-  page->limit = 0;
+  LITE_COUNTER_SET(page->limit, 0);
   page->magic = UINT64_MAX / size + 1;
   page->free = NULL;
   LITE_COUNTER_SET(page->used, 0);
@@ -95,7 +95,7 @@ static bool lite_page_extend(lite_page* page) {
   lite_set_next((lite_block*)last, page->free);
   page->free = (lite_block*)first;
   page->reserved += n;
-  page->limit = (size_t)page->reserved * size;
+  LITE_COUNTER_SET(page->limit, (size_t)page->reserved * size);
   return true;
 }
 

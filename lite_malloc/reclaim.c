@@ -124,7 +124,7 @@ static bool lite_reclaim_pass(bool all, bool* again) {
       if (s != LITE_STEAL_FREE || lite_load_relaxed(&h->front) == self) continue;
       if (!all && !lite_reclaim_due(h)) continue;
       if (!atomic_compare_exchange_strong_explicit(&h->steal, &s, LITE_STEAL_HELD,
-                                                   memory_order_acquire, memory_order_relaxed))
+                                                   memory_order_seq_cst, memory_order_relaxed))
         continue;
       held[n] = h;
       fronts[n++] = lite_load_acquire(&h->front);
@@ -133,7 +133,8 @@ static bool lite_reclaim_pass(bool all, bool* again) {
     bool fenced = lite_fence_others();
     for (size_t i = 0; i < n; i++) {
       bool revoked = false;
-      if (fenced && lite_load_acquire(&fronts[i]->busy) == 0)
+      if (fenced && atomic_load_explicit(&fronts[i]->busy, LITE_TSAN_ON ? memory_order_seq_cst
+                                                                      : memory_order_acquire) == 0)
         any |= lite_reclaim_front(fronts[i], &revoked);
       /* A revoked page is released by the next pass (the next tick, here). */
       if (revoked) lite_store_relaxed(&held[i]->seen_ticks, LITE_RECLAIM_REVISIT - 1);

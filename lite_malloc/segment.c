@@ -157,7 +157,7 @@ static lite_page* lite_segment_try_claim(lite_segment* seg, size_t count) {
     lite_page* page = &seg->pages[i];
     /* Set here, not once per segment: the descriptors of a segment that was
      * entirely free may have been purged to zeros (lite_purge_header). */
-    page->slice_index = i;
+    LITE_FIELD_SET(page->slice_index, i);
     page->slice_count = (uint8_t)count;
     if (lite_load_relaxed(&seg->header_purged)) lite_store_relaxed(&seg->header_purged, false);
     return page;

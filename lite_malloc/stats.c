@@ -63,7 +63,7 @@ static void lite_walk_pages(void (*visit)(lite_page* page, void* ctx), void* ctx
          seg = seg->next) {
       for (size_t i = 1; i < LITE_SLICES; i++) {
         lite_page* page = lite_load_acquire(&seg->slice_page[i]);
-        if (page != &lite_empty_page && page->slice_index == i) visit(page, ctx);
+        if (page != &lite_empty_page && LITE_COUNTER_GET(page->slice_index) == i) visit(page, ctx);
       }
     }
   }

@@ -29,14 +29,15 @@ HelperResult RunOptionsHelper(const std::vector<std::string>& args, const std::v
 // Returns "" when `text` is exactly that for the given values (each option's
 // description only has to be there), else what differs.
 std::string CheckVerboseBlock(const std::string& text, long stats, long verbose, long purge_delay,
-                              long purge_bytes, long zero_freed) {
+                              long purge_bytes, long zero_freed, long reclaim = 1) {
   const std::string header = "lite_malloc: options in force:\n";
   if (text.compare(0, header.size(), header) != 0) return "no header line in:\n" + text;
   const std::pair<const char*, long> options[] = {{"STATS", stats},
                                                   {"VERBOSE", verbose},
                                                   {"PURGE_DELAY", purge_delay},
                                                   {"PURGE_BYTES", purge_bytes},
-                                                  {"ZERO_FREED", zero_freed}};
+                                                  {"ZERO_FREED", zero_freed},
+                                                  {"RECLAIM", reclaim}};
   size_t pos = header.size();
   for (const auto& option : options) {
     const size_t end = text.find('\n', pos);
@@ -69,9 +70,10 @@ TEST(RuntimeOptions, VerbosePrintsEveryOptionWithDefaults) {
 
 TEST(RuntimeOptions, VerboseShowsValuesFromTheEnvironment) {
   HelperResult r = RunOptionsHelper({"noop"}, {"LITE_MALLOC_PURGE_DELAY=250", "LITE_MALLOC_VERBOSE=1",
-                                  "LITE_MALLOC_PURGE_BYTES=1048576", "LITE_MALLOC_ZERO_FREED=1"});
+                                  "LITE_MALLOC_PURGE_BYTES=1048576", "LITE_MALLOC_ZERO_FREED=1",
+                                  "LITE_MALLOC_RECLAIM=0"});
   ASSERT_TRUE(r.ExitedOk()) << r.Describe();
-  EXPECT_EQ(CheckVerboseBlock(r.err, 0, 1, 250, kMiB, 1), "");
+  EXPECT_EQ(CheckVerboseBlock(r.err, 0, 1, 250, kMiB, 1, 0), "");
 }
 
 TEST(RuntimeOptions, VerboseZeroIsSilent) {

@@ -99,13 +99,16 @@ void* LateWorker(void*) {
 }
 
 TEST(ThreadExit, AllocationInTheLastDestructorRoundLeavesNothing) {
+  // TSan's runtime tears down its own thread state before glibc's last key
+  // destructor rounds, and instrumented code running there crashes it.
+  if (lite_test::kTsan) GTEST_SKIP() << "TSan cannot run code in late destructor rounds";
   // Make sure lite_malloc's key exists before ours: it then runs first in
   // each round, so ours allocates after the front was released.
   lite_free(lite_malloc(8));
   ASSERT_EQ(pthread_key_create(&g_late_key, LateDestructor), 0);
   lite_malloc_trim(0);
   const lite_malloc_stats base = Stats();
-  const int n = lite_test::kTsan ? 500 : 2000;
+  const int n = 2000;
   for (int i = 0; i < n; i += 50) {
     pthread_t t[50];
     for (auto& x : t) ASSERT_EQ(pthread_create(&x, nullptr, LateWorker, nullptr), 0);
@@ -118,7 +121,8 @@ TEST(ThreadExit, AllocationInTheLastDestructorRoundLeavesNothing) {
   // What the last round left in the key's value is never freed (glibc drops
   // it): 100 bytes per thread at most, in pages nobody owns.
   EXPECT_LE(after.bytes_in_use, base.bytes_in_use + size_t{112} * n);
-  EXPECT_LE(after.pages_in_use, base.pages_in_use + 2 + (112 * n) / (64 << 10))
+  // Threads exiting at the same time each may start a page of their own.
+  EXPECT_LE(after.pages_in_use, base.pages_in_use + 8 + (112 * n) / (64 << 10))
       << "slices in use: " << base.pages_in_use << " -> " << after.pages_in_use;
   pthread_key_delete(g_late_key);
 }

@@ -5,7 +5,13 @@
 // shared array of transfer slots, and threads that end while some of their
 // blocks live on in other threads (new threads keep starting in their place).
 //
-//   stress [--seconds=S] [--threads=N] [--seed=K] [--max_size=BYTES]
+//   stress [--seconds=S] [--threads=N] [--seed=K] [--max_size=BYTES] [--sample_ms=M]
+//
+// With --sample_ms (the soak mode, for long runs) the main thread samples the
+// resident set and the slices in use every M ms, prints one line per 30 s
+// window (the peak of each), and fails if memory has not levelled off: the
+// peak of the last quarter of the run more than 1.5x that of the second
+// quarter plus 64 MiB.
 //
 // Each of N "lanes" runs worker threads one after another until S seconds
 // have passed; a worker lives for a random number of operations. At the end
@@ -35,6 +41,7 @@ struct Options {
   int threads = 8;
   uint64_t seed = 1;
   size_t max_size = size_t{32} << 20;
+  long sample_ms = 0;
 };
 
 [[noreturn]] void Die(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -286,8 +293,12 @@ Options Parse(int argc, char** argv) {
       opt.seed = strtoull(v, nullptr, 10);
     } else if (Flag(argv[i], "--max_size", &v)) {
       opt.max_size = strtoull(v, nullptr, 10);
+    } else if (Flag(argv[i], "--sample_ms", &v)) {
+      opt.sample_ms = atol(v);
     } else {
-      fprintf(stderr, "usage: %s [--seconds=S] [--threads=N] [--seed=K] [--max_size=BYTES]\n",
+      fprintf(stderr,
+              "usage: %s [--seconds=S] [--threads=N] [--seed=K] [--max_size=BYTES] "
+              "[--sample_ms=M]\n",
               argv[0]);
       exit(2);
     }
@@ -323,6 +334,46 @@ void CheckReturned(const lite_malloc_stats& before) {
   if (after.dirty_bytes != 0) Die("%zu dirty bytes after malloc_trim(0)", after.dirty_bytes);
 }
 
+size_t RssMiB() {
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long size = 0, resident = 0;
+  if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+  fclose(f);
+  return resident * 4096 >> 20;
+}
+
+// The soak mode's sampling loop: runs until `seconds` have passed.
+void Soak(const Options& opt) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<size_t> rss;  // one sample per tick
+  size_t window_rss = 0, window_slices = 0;
+  int window = 0;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(opt.sample_ms));
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const size_t r = RssMiB(), slices = Stats().pages_in_use;
+    rss.push_back(r);
+    window_rss = r > window_rss ? r : window_rss;
+    window_slices = slices > window_slices ? slices : window_slices;
+    if (t >= 30.0 * (window + 1) || t >= opt.seconds) {
+      printf("soak: %3d-%3d s: peak RSS %zu MiB, peak slices in use %zu (%zu MiB)\n", 30 * window,
+             static_cast<int>(t), window_rss, window_slices, window_slices >> 4);
+      fflush(stdout);
+      window++;
+      window_rss = window_slices = 0;
+    }
+    if (t >= opt.seconds) break;
+  }
+  const size_t n = rss.size();
+  if (n < 8) return;
+  size_t second = 0, last = 0;
+  for (size_t i = n / 4; i < n / 2; i++) second = rss[i] > second ? rss[i] : second;
+  for (size_t i = 3 * n / 4; i < n; i++) last = rss[i] > last ? rss[i] : last;
+  printf("soak: peak RSS %zu MiB in the second quarter, %zu MiB in the last\n", second, last);
+  if (last > second + second / 2 + 64) Die("RSS keeps growing: %zu MiB -> %zu MiB", second, last);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -334,7 +385,11 @@ int main(int argc, char** argv) {
 
   std::vector<std::thread> lanes;
   for (int i = 0; i < opt.threads; i++) lanes.emplace_back(Lane, i, std::cref(opt));
-  std::this_thread::sleep_for(std::chrono::duration<double>(opt.seconds));
+  if (opt.sample_ms > 0) {
+    Soak(opt);
+  } else {
+    std::this_thread::sleep_for(std::chrono::duration<double>(opt.seconds));
+  }
   g_stop.store(true);
   for (std::thread& t : lanes) t.join();
   for (std::atomic<Item*>& slot : g_transfer) Release(slot.exchange(nullptr));
