@@ -260,7 +260,7 @@ void* lite_pvalloc(size_t size) {
 int lite_malloc_owns(const void* p) {
   uintptr_t a = (uintptr_t)p;
   lite_segment* seg = lite_segment_of(a);
-  if (seg->kind == LITE_SEGMENT_LARGE) return a == seg->large_user;
+  if (seg->kind == LITE_SEGMENT_LARGE) return a == LITE_COUNTER_GET(seg->large_user);
   if (seg->kind != LITE_SEGMENT_PAGES || ((a ^ (uintptr_t)seg) >> LITE_SEGMENT_SHIFT) != 0) return 0;
   lite_page* page = lite_load_relaxed(&seg->slice_page[(a >> LITE_SLICE_SHIFT) & (LITE_SLICES - 1)]);
   return page->kind == LITE_PAGE_BLOCKS &&

@@ -1,8 +1,14 @@
 /* Large blocks: anything above the largest superblock class, or aligned beyond
- * 64 KiB, gets a mapping of its own. The mapping starts on a 4 MiB boundary with
- * a one-page header (a lite_segment of kind LARGE) so the radix map finds it;
- * the block starts at max(4 KiB, alignment) past the header, and a gap of 64 KiB
- * or more between the two is unmapped again.
+ * 64 KiB, gets a mapping of its own. The mapping starts on a 4 MiB boundary; the
+ * block starts max(4 KiB, alignment) into it, and a gap of 64 KiB or more
+ * before it is unmapped again. Its descriptor (a lite_segment of kind LARGE)
+ * does not live in the mapping but in a table of descriptors that are never
+ * unmapped, and the radix map holds one entry per block, for the 4 MiB unit
+ * where the block starts. So a lookup of any address (lite_malloc_owns, the
+ * hooks mode, an invalid free) reads only memory that stays mapped, even while
+ * another thread unmaps the block, and a block of any size costs one map
+ * entry. A stale lookup finds a descriptor whose block is gone (large_user 0,
+ * or another block's start), never unmapped memory.
  *
  * Freed mappings of up to LITE_LARGE_CACHE_BLOCK bytes (32 MiB in all) wait in
  * a small lock-free cache (slots taken and filled by CAS) so that bursts of
@@ -21,6 +27,61 @@
 #define LITE_LARGE_CACHE_BYTES ((size_t)128 << 20) /* most bytes kept in all */
 
 static size_t lite_round_page(size_t n) { return (n + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1); }
+
+// -----------------------------------------------------------------------------
+// Descriptors: chunks mapped once, never unmapped, reused through a stack
+// -----------------------------------------------------------------------------
+#define LITE_LARGE_DESC_CHUNK 256u   /* descriptors per mapping (about 160 KiB) */
+#define LITE_LARGE_DESC_CHUNKS 4096u /* at most 1 M large blocks at once */
+static lite_segment* _Atomic lite_large_descs[LITE_LARGE_DESC_CHUNKS];
+static _Atomic(uint32_t) lite_large_desc_count;
+static _Atomic(uint64_t) lite_large_desc_free; /* (tag << 32) | (index + 1) */
+
+static lite_segment* lite_large_desc_at(uint32_t index) {
+  return &lite_load_acquire(&lite_large_descs[index / LITE_LARGE_DESC_CHUNK])[index % LITE_LARGE_DESC_CHUNK];
+}
+
+static lite_segment* lite_large_desc_new(void) {
+  uint64_t old = lite_load_acquire(&lite_large_desc_free);
+  while ((uint32_t)old != 0) {
+    lite_segment* d = lite_large_desc_at((uint32_t)old - 1);
+    uint64_t next = lite_load_relaxed(&d->large_free_next);
+    if (lite_cas_weak(&lite_large_desc_free, &old, ((old >> 32) + 1) << 32 | next,
+                      memory_order_acquire, memory_order_acquire))
+      return d;
+  }
+  uint32_t index = lite_add_relaxed(&lite_large_desc_count, 1);
+  uint32_t chunk = index / LITE_LARGE_DESC_CHUNK;
+  if (chunk >= LITE_LARGE_DESC_CHUNKS) return NULL;
+  lite_segment* table = lite_load_acquire(&lite_large_descs[chunk]);
+  if (table == NULL) {
+    lite_segment* fresh = lite_os_map(LITE_LARGE_DESC_CHUNK * sizeof(lite_segment), NULL);
+    if (fresh == NULL) return NULL; /* the index stays unused */
+    for (uint32_t i = 0; i < LITE_LARGE_DESC_CHUNK; i++) {
+      for (size_t j = 0; j < LITE_SLICES; j++) atomic_init(&fresh[i].slice_page[j], &lite_empty_page);
+      fresh[i].kind = LITE_SEGMENT_LARGE;
+      fresh[i].large_index = chunk * LITE_LARGE_DESC_CHUNK + i;
+    }
+    if (atomic_compare_exchange_strong_explicit(&lite_large_descs[chunk], &table, fresh,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+      lite_add_relaxed(&lite_stat.mappings, 1);
+      table = fresh;
+    } else {
+      lite_os_unmap(fresh, LITE_LARGE_DESC_CHUNK * sizeof(lite_segment));
+    }
+  }
+  return &table[index % LITE_LARGE_DESC_CHUNK];
+}
+
+static void lite_large_desc_release(lite_segment* d) {
+  LITE_FIELD_SET(d->large_user, 0);
+  uint64_t old = lite_load_relaxed(&lite_large_desc_free);
+  do {
+    lite_store_relaxed(&d->large_free_next, (uint32_t)old);
+  } while (!lite_cas_weak(&lite_large_desc_free, &old,
+                          ((old >> 32) + 1) << 32 | (d->large_index + 1), memory_order_release,
+                          memory_order_relaxed));
+}
 
 // -----------------------------------------------------------------------------
 // Recently freed blocks, so a second free reads "double free"
@@ -46,97 +107,75 @@ static void lite_large_forget(uintptr_t user) {
 // -----------------------------------------------------------------------------
 // Mapping and unmapping
 // -----------------------------------------------------------------------------
-/* The radix map gets the header's 4 MiB unit and the block's units, not the
- * units of an unmapped alignment gap between them: the kernel may put another
- * mapping there. Entries are removed before a range is unmapped or moved, so
- * they never outlive the mapping into someone else's. */
-static uintptr_t lite_large_block_unit(const lite_segment* seg) {
-  /* Only blocks with a gap (never cached, so large_user is set) start in a
-   * unit of their own. */
-  return seg->large_gap ? seg->large_user & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1) : (uintptr_t)seg;
-}
-
-static bool lite_large_register(lite_segment* seg) {
-  uintptr_t base = (uintptr_t)seg, end = seg->large_map_end;
-  uintptr_t block_unit = lite_large_block_unit(seg);
-  if (block_unit == base) return lite_map_register(base, end, seg);
-  if (!lite_map_register(base, base + 1, seg)) return false;
-  if (lite_map_register(block_unit, end, seg)) return true;
-  lite_map_unregister(base, base + 1);
-  return false;
-}
-
-static void lite_large_unregister(lite_segment* seg) {
-  uintptr_t base = (uintptr_t)seg, end = seg->large_map_end;
-  uintptr_t block_unit = lite_large_block_unit(seg);
-  if (block_unit == base) {
-    lite_map_unregister(base, end);
-  } else {
-    lite_map_unregister(base, base + 1);
-    lite_map_unregister(block_unit, end);
-  }
+/* The one radix-map entry of a block: the 4 MiB unit of its first byte. It is
+ * entered before the block is handed out and removed before the mapping is
+ * unmapped or moved, so it never outlives the mapping into someone else's. */
+static uintptr_t lite_large_unit(const lite_segment* seg) {
+  return seg->large_user & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
 }
 
 static void lite_large_unmap(lite_segment* seg) {
-  uintptr_t base = (uintptr_t)seg, user = seg->large_user, end = seg->large_map_end;
-  lite_large_unregister(seg);
+  uintptr_t base = seg->large_base, user = seg->large_user, end = seg->large_map_end;
+  lite_map_unregister(lite_large_unit(seg), lite_large_unit(seg) + 1);
   if (seg->large_gap) {
     lite_os_unmap((void*)user, end - user + LITE_LARGE_GUARD);
     lite_os_unmap((void*)base, LITE_LARGE_HEADER);
   } else {
     lite_os_unmap((void*)base, end - base + LITE_LARGE_GUARD);
   }
+  lite_large_desc_release(seg);
 }
 
-/* Moves a block that starts right after its header (header and all) to a new
- * 4 MiB-aligned mapping with room for `room` bytes, with mremap: the pages
- * move, nothing is copied. NULL if the kernel refuses; the block is then
+/* Moves a block that starts right after its header page to a new 4 MiB-aligned
+ * mapping with room for `room` bytes, with mremap: the pages move, nothing is
+ * copied, the descriptor stays. False if the kernel refuses; the block is then
  * untouched. */
-static lite_segment* lite_large_move(lite_segment* seg, size_t room) {
-  uintptr_t base = (uintptr_t)seg, map_end = seg->large_map_end;
+static bool lite_large_move(lite_segment* seg, size_t room) {
+  uintptr_t base = seg->large_base, map_end = seg->large_map_end;
   room = lite_round_page(room);
   size_t span = LITE_LARGE_HEADER + room;
   uint8_t* to = lite_os_map_aligned(span, LITE_SEGMENT_SIZE);
-  if (to == NULL) return NULL;
-  lite_segment* moved = (lite_segment*)to;
-  if (!lite_map_register((uintptr_t)to, (uintptr_t)to + span, moved)) {
+  if (to == NULL) return false;
+  if (!lite_map_register((uintptr_t)to, (uintptr_t)to + 1, seg)) {
     lite_os_unmap(to, span);
-    return NULL;
+    return false;
   }
-  lite_large_unregister(seg);
-  if (!lite_os_move(seg, map_end - base, to, span)) {
-    lite_map_register(base, map_end, seg); /* tables exist: cannot fail */
-    lite_map_unregister((uintptr_t)to, (uintptr_t)to + span);
+  lite_map_unregister(base, base + 1);
+  if (!lite_os_move((void*)base, map_end - base, to, span)) {
+    lite_map_register(base, base + 1, seg); /* the table exists: cannot fail */
+    lite_map_unregister((uintptr_t)to, (uintptr_t)to + 1);
     lite_os_unmap(to, span);
-    return NULL;
+    return false;
   }
-  moved->large_user = (uintptr_t)to + LITE_LARGE_HEADER;
-  LITE_FIELD_SET(moved->large_map_end, (uintptr_t)to + span);
-  return moved;
+  seg->large_base = (uintptr_t)to;
+  LITE_FIELD_SET(seg->large_user, (uintptr_t)to + LITE_LARGE_HEADER);
+  LITE_FIELD_SET(seg->large_map_end, (uintptr_t)to + span);
+  return true;
 }
 
 static lite_segment* lite_large_map(size_t body, size_t align) {
-  size_t offset = align; /* from the header to the block */
+  size_t offset = align; /* from the start of the mapping to the block */
   size_t base_align = align > LITE_SEGMENT_SIZE ? align : LITE_SEGMENT_SIZE;
   uint8_t* base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
   /* Out of address space: cached mappings go first, then one more try. */
   if (base == NULL && lite_large_cache_drain(true))
     base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
   if (base == NULL) return NULL;
-  if (LITE_LARGE_GUARD && !lite_os_protect_none(base + offset + body, LITE_LARGE_GUARD)) {
+  lite_segment* seg = lite_large_desc_new();
+  if (seg == NULL ||
+      (LITE_LARGE_GUARD && !lite_os_protect_none(base + offset + body, LITE_LARGE_GUARD))) {
+    if (seg != NULL) lite_large_desc_release(seg);
     lite_os_unmap(base, offset + body + LITE_LARGE_GUARD);
     return NULL;
   }
-  lite_segment* seg = (lite_segment*)base;
-  for (size_t i = 0; i < LITE_SLICES; i++) atomic_init(&seg->slice_page[i], &lite_empty_page);
-  seg->kind = LITE_SEGMENT_LARGE;
-  seg->large_user = (uintptr_t)base + offset;
+  seg->large_base = (uintptr_t)base;
+  LITE_FIELD_SET(seg->large_user, (uintptr_t)base + offset);
   LITE_FIELD_SET(seg->large_map_end, seg->large_user + body);
   seg->large_gap = 0;
   if (offset - LITE_LARGE_HEADER >= LITE_SLICE_SIZE &&
       lite_os_unmap(base + LITE_LARGE_HEADER, offset - LITE_LARGE_HEADER))
     seg->large_gap = (uintptr_t)base + LITE_LARGE_HEADER;
-  if (!lite_large_register(seg)) {
+  if (!lite_map_register(lite_large_unit(seg), lite_large_unit(seg) + 1, seg)) {
     lite_large_unmap(seg);
     return NULL;
   }
@@ -147,13 +186,7 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
 static void lite_large_trim_slack(lite_segment* seg, uintptr_t new_end) {
   uintptr_t map_end = seg->large_map_end;
   if (map_end - new_end < LITE_SLICE_SIZE) return;
-  uintptr_t first_unit = (new_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
-  lite_map_unregister(first_unit, map_end);
-  if (!lite_os_unmap((void*)new_end, map_end - new_end)) {
-    lite_map_register(first_unit, map_end, seg); /* tables exist: cannot fail */
-    return;
-  }
-  LITE_FIELD_SET(seg->large_map_end, new_end);
+  if (lite_os_unmap((void*)new_end, map_end - new_end)) LITE_FIELD_SET(seg->large_map_end, new_end);
 }
 
 // -----------------------------------------------------------------------------
@@ -167,7 +200,7 @@ static _Atomic(lite_segment*) lite_large_cache[LITE_LARGE_CACHE_SLOTS];
 static _Atomic(size_t) lite_large_cache_span[LITE_LARGE_CACHE_SLOTS];
 
 /* The mapping's size; only for a mapping the caller owns (or a live block's). */
-static size_t lite_large_span(lite_segment* seg) { return LITE_COUNTER_GET(seg->large_map_end) - (uintptr_t)seg; }
+static size_t lite_large_span(lite_segment* seg) { return LITE_COUNTER_GET(seg->large_map_end) - seg->large_base; }
 
 static bool lite_large_fits(size_t span, size_t need) { return span >= need && span / 2 <= need; }
 
@@ -267,7 +300,7 @@ void* lite_large_alloc(size_t size, size_t align, bool zero) {
   if (body < size || body > PTRDIFF_MAX - align - LITE_SEGMENT_SIZE) return NULL;
   lite_segment* seg = align == LITE_OS_PAGE ? lite_large_cache_take(body) : NULL;
   if (seg != NULL) {
-    seg->large_user = (uintptr_t)seg + LITE_LARGE_HEADER;
+    LITE_FIELD_SET(seg->large_user, seg->large_base + LITE_LARGE_HEADER);
     if (zero) memset((void*)seg->large_user, 0, body);
   } else {
     seg = lite_large_map(body, align); /* fresh mappings are zero */
@@ -296,9 +329,9 @@ void lite_large_free(lite_segment* seg, void* p) {
   lite_sub_relaxed(&lite_stat.large_bytes, seg->large_end - seg->large_user);
   lite_add_relaxed(&lite_stat.large_frees, 1);
   uintptr_t user = seg->large_user;
-  seg->large_user = 0; /* a free of it while cached is a double free */
+  LITE_FIELD_SET(seg->large_user, 0); /* a free of it while cached is a double free */
   if (lite_large_cache_put(seg)) return;
-  seg->large_user = user;
+  LITE_FIELD_SET(seg->large_user, user);
   lite_large_unmap(seg);
 }
 
@@ -325,22 +358,16 @@ void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
   }
   if (!LITE_LARGE_GUARD && body >= size && lite_os_grow_inplace(p, map_end - user, body)) {
     uintptr_t new_end = user + body;
-    uintptr_t first_unit = (map_end + LITE_SEGMENT_SIZE - 1) & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
-    if (lite_map_register(first_unit, new_end, seg)) {
-      seg->large_end = new_end;
-      LITE_FIELD_SET(seg->large_map_end, new_end);
-      lite_add_relaxed(&lite_stat.large_bytes, new_end - end);
-      return p;
-    }
-    lite_os_unmap((void*)map_end, new_end - map_end);
+    seg->large_end = new_end;
+    LITE_FIELD_SET(seg->large_map_end, new_end);
+    lite_add_relaxed(&lite_stat.large_bytes, new_end - end);
+    return p;
   }
-  if (!LITE_LARGE_GUARD && user == (uintptr_t)seg + LITE_LARGE_HEADER) {
-    lite_segment* moved = lite_large_move(seg, body + body / 2);
-    if (moved != NULL) {
-      moved->large_end = moved->large_user + body;
-      lite_add_relaxed(&lite_stat.large_bytes, body - usable);
-      return (void*)moved->large_user;
-    }
+  if (!LITE_LARGE_GUARD && user == seg->large_base + LITE_LARGE_HEADER &&
+      lite_large_move(seg, body + body / 2)) {
+    seg->large_end = seg->large_user + body;
+    lite_add_relaxed(&lite_stat.large_bytes, body - usable);
+    return (void*)seg->large_user;
   }
 move:;
   void* q = lite_malloc(size);

@@ -82,7 +82,7 @@ typedef struct lite_page {
 enum lite_segment_kind {
   LITE_SEGMENT_NULL = 0,  /* the shared stand-in for "not lite_malloc's" */
   LITE_SEGMENT_PAGES = 1, /* 4 MiB of slices */
-  LITE_SEGMENT_LARGE = 2, /* one directly mapped block */
+  LITE_SEGMENT_LARGE = 2, /* a directly mapped block's descriptor (not in the mapping) */
 };
 
 typedef struct lite_segment {
@@ -100,6 +100,9 @@ typedef struct lite_segment {
   uintptr_t large_end;           /* end of the usable bytes (page aligned) */
   uintptr_t large_map_end;       /* end of the mapping (>= large_end when reused) */
   uintptr_t large_gap;           /* start of the unmapped gap before the block, or 0 */
+  uintptr_t large_base;          /* start of the mapping */
+  uint32_t large_index;          /* place in the table of descriptors (large.c) */
+  _Atomic(uint32_t) large_free_next; /* next free descriptor + 1, while free */
   lite_page pages[];             /* LITE_SEGMENT_PAGES only: one per slice */
 } lite_segment;
 

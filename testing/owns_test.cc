@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -99,6 +102,51 @@ TEST(Owns, WildAddressesDoNotCrash) {
   for (uintptr_t a : addrs) {
     EXPECT_FALSE(lite_malloc_owns(reinterpret_cast<const void*>(a))) << std::hex << a;
   }
+}
+
+// A lookup of an address past a large block's first 4 MiB, while another
+// thread maps and unmaps such blocks, reads nothing that can be unmapped
+// (large blocks' descriptors live apart from their mappings).
+TEST(Owns, LookupsNeverFaultWhileLargeBlocksComeAndGo) {
+  std::atomic<uintptr_t> base{0};
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      void* p = lite_malloc(40 * kMiB);
+      base.store(reinterpret_cast<uintptr_t>(p), std::memory_order_relaxed);
+      lite_free(p);
+    }
+  });
+  long owned = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  for (long i = 0; (i & 1023) != 0 || std::chrono::steady_clock::now() < end; i++) {
+    const uintptr_t b = base.load(std::memory_order_relaxed);
+    if (b == 0) continue;
+    owned += lite_malloc_owns(reinterpret_cast<void*>(b + 41 * kMiB));
+    owned += lite_malloc_owns(reinterpret_cast<void*>(b + 4096));
+  }
+  stop = true;
+  churn.join();
+  EXPECT_EQ(owned, 0) << "an address inside a large block was taken for a block start";
+}
+
+// A huge block costs one radix-map entry, not one per 4 MiB: allocating,
+// touching and freeing 16 TiB leaves no tables resident.
+TEST(Owns, HugeBlocksLeaveNoMapTablesBehind) {
+  if (lite_test::kAsan || lite_test::kTsan) GTEST_SKIP() << "sanitizers reserve the address space";
+  const size_t before = lite_test::Rss();
+  for (int round = 0; round < 2; round++) {
+    const size_t n = size_t{16} << 40;
+    char* p = static_cast<char*>(lite_malloc(n));
+    if (p == nullptr) GTEST_SKIP() << "no 16 TiB of address space here";
+    p[0] = 1;
+    p[n - 1] = 1;
+    EXPECT_TRUE(lite_malloc_owns(p));
+    EXPECT_FALSE(lite_malloc_owns(p + n / 2));
+    lite_free(p);
+  }
+  const size_t after = lite_test::Rss();
+  EXPECT_LE(after, before + 4 * kMiB) << "RSS " << before / kMiB << " -> " << after / kMiB << " MiB";
 }
 
 }  // namespace
