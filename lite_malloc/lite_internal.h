@@ -200,6 +200,7 @@ void lite_options_init(void) LITE_HIDDEN;
  * os.c: the only place that talks to the kernel (raw system calls)
  * ------------------------------------------------------------------------- */
 void* lite_os_map(size_t size, void* hint) LITE_HIDDEN;
+bool lite_os_map_at(void* p, size_t size) LITE_HIDDEN;
 void* lite_os_map_aligned(size_t size, size_t align) LITE_HIDDEN;
 bool lite_os_unmap(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_purge(void* p, size_t size) LITE_HIDDEN;

@@ -79,6 +79,8 @@ typedef struct lite_page {
   _Atomic(uint32_t) pending;    /* blocks freed into it that wait on a handle's list */
 } __attribute__((aligned(64))) lite_page;
 
+enum { LITE_HOLLOW_NO = 0, LITE_HOLLOW_YES = 1, LITE_HOLLOW_FILLING = 2, LITE_HOLLOW_LOST = 3 };
+
 enum lite_segment_kind {
   LITE_SEGMENT_NULL = 0,  /* the shared stand-in for "not lite_malloc's" */
   LITE_SEGMENT_PAGES = 1, /* 4 MiB of slices */
@@ -95,6 +97,9 @@ typedef struct lite_segment {
   _Atomic(uint64_t) dirty_mask;  /* free slices still backed by memory */
   _Atomic(uint64_t) dirty_seen;  /* dirty slices at the last purge tick (decay) */
   _Atomic(bool) header_purged;   /* descriptors purged since the segment was last used */
+  /* LITE_HOLLOW_*: slices 1..63 unmapped (only this header slice stays, so page
+   * descriptors stay readable); used_mask is all ones meanwhile. */
+  _Atomic(uint32_t) hollow;
   /* large blocks only */
   uintptr_t large_user;          /* the pointer handed out; 0 while cached */
   uintptr_t large_end;           /* end of the usable bytes (page aligned) */

@@ -29,9 +29,9 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 static long lite_libc_result(long r) { return r == -1 ? -errno : r; }
-static long lite_sys_mmap(void* hint, size_t size) {
+static long lite_sys_mmap_flags(void* hint, size_t size, int flags) {
   int saved = errno;
-  void* p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flags, -1, 0);
   long r = p == MAP_FAILED ? -errno : (long)p;
   errno = saved;
   return r;
@@ -80,9 +80,9 @@ static inline long lite_syscall6(long n, long a, long b, long c, long d, long e,
 #else
 #error "lite_malloc: raw system calls are written for x86-64 and AArch64 only"
 #endif
-static long lite_sys_mmap(void* hint, size_t size) {
+static long lite_sys_mmap_flags(void* hint, size_t size, int flags) {
   return lite_syscall6(SYS_mmap, (long)hint, (long)size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flags, -1, 0);
 }
 static long lite_sys_munmap(void* p, size_t size) {
   return lite_syscall6(SYS_munmap, (long)p, (long)size, 0, 0, 0, 0);
@@ -109,6 +109,10 @@ static void lite_sys_abort(void) {
 #endif
 
 static bool lite_sys_failed(long r) { return (unsigned long)r > (unsigned long)-4096L; }
+static long lite_sys_mmap(void* hint, size_t size) { return lite_sys_mmap_flags(hint, size, 0); }
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 
 // -----------------------------------------------------------------------------
 // Fault injection
@@ -159,6 +163,20 @@ void* lite_os_map(size_t size, void* hint) {
   if (lite_sys_failed(r)) return NULL;
   lite_add_relaxed(&lite_stat.mapped_bytes, size);
   return (void*)r;
+}
+
+/* Maps size bytes exactly at p, only if nothing is mapped there now (kernels
+ * before 4.17 take the flag for a hint: a mapping elsewhere is undone). */
+bool lite_os_map_at(void* p, size_t size) {
+  if (lite_fault(LITE_FAULT_MMAP)) return false;
+  long r = lite_sys_mmap_flags(p, size, MAP_FIXED_NOREPLACE);
+  if (lite_sys_failed(r)) return false;
+  if ((void*)r != p) {
+    lite_sys_munmap((void*)r, size);
+    return false;
+  }
+  lite_add_relaxed(&lite_stat.mapped_bytes, size);
+  return true;
 }
 
 /* False when the kernel refused (it can: splitting a mapping needs a new one);

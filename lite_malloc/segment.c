@@ -86,7 +86,9 @@ static lite_segment* lite_segment_map(void) {
   if (header != NULL) return lite_segment_of_page(header);
   size_t count = LITE_MALLOC_SEGMENT_BATCH;
   uint8_t* batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
-  if (batch == NULL && lite_large_cache_drain(true)) /* cached large mappings go first */
+  /* Out of address space or commit: cached large mappings and free segments
+   * go back first, then one more try. */
+  if (batch == NULL && (lite_large_cache_drain(true) | lite_purge()))
     batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
   if (batch == NULL && count > 1) {
     count = 1;
@@ -164,6 +166,8 @@ static lite_page* lite_segment_try_claim(lite_segment* seg, size_t count) {
   }
 }
 
+static lite_segment* lite_segment_refill(uint32_t engine);
+
 /* Claims a run of slices from the segments of `engine`, mapping a new segment
  * when none has room. The caller initialises the returned descriptor. */
 lite_page* lite_slices_claim(uint32_t engine, size_t count) {
@@ -182,7 +186,8 @@ lite_page* lite_slices_claim(uint32_t engine, size_t count) {
         return page;
       }
     }
-    hint = lite_segment_new(engine);
+    hint = lite_segment_refill(engine);
+    if (hint == NULL) hint = lite_segment_new(engine);
     if (hint == NULL) return NULL;
     lite_store_release(&e->hint, hint);
   }
@@ -261,23 +266,65 @@ static uint64_t lite_purge_runs(lite_segment* seg, uint64_t mask) {
   return done;
 }
 
-/* A segment with no slice in use keeps only the start of its header resident:
- * the page descriptors past the first OS page are purged (they read as zeros
- * until a claim rewrites one; a stale page id read by a losing pop then sees
- * an empty link). The segment is claimed whole meanwhile, so no claim races
- * with the purge. Returns true if it purged. */
+/* A segment with no slice in use and nothing dirty is hollowed: its slices
+ * 1..63 are unmapped, so address space and commit charge follow the memory in
+ * use, and only the header slice stays mapped, with its page descriptors past
+ * the first OS page purged to zeros. The header must stay: page ids may still
+ * sit in lock-free stacks (a losing pop reads a stale descriptor: it then sees
+ * an empty link) and the radix map may still send a lookup there (every slice
+ * then reads as &lite_empty_page). That is the whole of the safe-reclamation
+ * scheme: descriptors in memory that is never unmapped, apart from the data.
+ * The segment is claimed whole meanwhile (used_mask all ones), so no claim can
+ * land in unmapped slices; lite_segment_refill maps them again in place.
+ * Returns true if anything went back. */
 static bool lite_purge_header(lite_segment* seg) {
   uint64_t only_header = 1;
-  if (lite_load_relaxed(&seg->header_purged) ||
+  if (lite_load_relaxed(&seg->hollow) != LITE_HOLLOW_NO ||
+      (lite_load_relaxed(&seg->header_purged) && lite_load_relaxed(&seg->dirty_mask) != 0) ||
       !atomic_compare_exchange_strong_explicit(&seg->used_mask, &only_header, ~(uint64_t)0,
                                                memory_order_acquire, memory_order_relaxed))
     return false;
-  uintptr_t from = ((uintptr_t)&seg->pages[0] + LITE_OS_PAGE - 1) & ~(uintptr_t)(LITE_OS_PAGE - 1);
-  uintptr_t to = ((uintptr_t)&seg->pages[LITE_SLICES] + LITE_OS_PAGE - 1) & ~(uintptr_t)(LITE_OS_PAGE - 1);
-  bool done = to > from && lite_os_purge((void*)from, to - from);
-  lite_store_relaxed(&seg->header_purged, done);
-  lite_store_release(&seg->used_mask, 1);
-  return done;
+  bool any = false;
+  if (lite_load_relaxed(&seg->dirty_mask) == 0 &&
+      lite_os_unmap((uint8_t*)seg + LITE_SLICE_SIZE, LITE_SEGMENT_SIZE - LITE_SLICE_SIZE)) {
+    lite_store_release(&seg->hollow, LITE_HOLLOW_YES); /* the refill acquires it */
+    lite_sub_relaxed(&lite_stat.segments, 1); /* the statistic counts mapped segments */
+    lite_add_relaxed(&lite_stat.mappings, 1);  /* the header is a mapping of its own now */
+    any = true;
+  }
+  if (!lite_load_relaxed(&seg->header_purged)) {
+    uintptr_t from = ((uintptr_t)&seg->pages[0] + LITE_OS_PAGE - 1) & ~(uintptr_t)(LITE_OS_PAGE - 1);
+    uintptr_t to = ((uintptr_t)&seg->pages[LITE_SLICES] + LITE_OS_PAGE - 1) & ~(uintptr_t)(LITE_OS_PAGE - 1);
+    bool done = to > from && lite_os_purge((void*)from, to - from);
+    lite_store_relaxed(&seg->header_purged, done);
+    any |= done;
+  }
+  if (lite_load_relaxed(&seg->hollow) == LITE_HOLLOW_NO) lite_store_release(&seg->used_mask, 1);
+  return any;
+}
+
+/* Maps a hollow segment of `engine` back in place; NULL if there is none or
+ * the kernel has put something else in its range (it then stays hollow for
+ * good: 64 KiB of address space). */
+static lite_segment* lite_segment_refill(uint32_t engine) {
+  for (lite_segment* seg = lite_load_acquire(&lite_engines[engine].segments); seg != NULL;
+       seg = seg->next) {
+    uint32_t state = LITE_HOLLOW_YES;
+    if (lite_load_relaxed(&seg->hollow) != LITE_HOLLOW_YES ||
+        !atomic_compare_exchange_strong_explicit(&seg->hollow, &state, LITE_HOLLOW_FILLING,
+                                                 memory_order_acquire, memory_order_relaxed))
+      continue;
+    if (!lite_os_map_at((uint8_t*)seg + LITE_SLICE_SIZE, LITE_SEGMENT_SIZE - LITE_SLICE_SIZE)) {
+      lite_store_relaxed(&seg->hollow, LITE_HOLLOW_LOST);
+      continue;
+    }
+    lite_store_relaxed(&seg->hollow, LITE_HOLLOW_NO);
+    lite_add_relaxed(&lite_stat.segments, 1);
+    lite_sub_relaxed(&lite_stat.mappings, 1);
+    lite_store_release(&seg->used_mask, 1);
+    return seg;
+  }
+  return NULL;
 }
 
 /* Hands dirty free slices back to the OS: all of them, or (a purge-delay tick)
@@ -337,12 +384,15 @@ void lite_segments_fork_child(void (*visit)(lite_page* page)) {
   for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
     for (lite_segment* seg = lite_load_relaxed(&lite_engines[e].segments); seg != NULL; seg = seg->next) {
       uint64_t used = 1;
+      uint32_t hollow = lite_load_relaxed(&seg->hollow);
+      if (hollow == LITE_HOLLOW_FILLING) lite_store_relaxed(&seg->hollow, hollow = LITE_HOLLOW_LOST);
       for (size_t i = 1; i < LITE_SLICES; i++)
         if (lite_load_relaxed(&seg->slice_page[i]) != &lite_empty_page) used |= (uint64_t)1 << i;
+      if (hollow != LITE_HOLLOW_NO) used = ~(uint64_t)0;
       uint64_t dirty_mask = lite_load_relaxed(&seg->dirty_mask) & ~used;
       lite_store_relaxed(&seg->used_mask, used);
       lite_store_relaxed(&seg->dirty_mask, dirty_mask);
-      slices += (size_t)__builtin_popcountll(used) - 1;
+      if (hollow == LITE_HOLLOW_NO) slices += (size_t)__builtin_popcountll(used) - 1;
       dirty += (size_t)__builtin_popcountll(dirty_mask) * LITE_SLICE_SIZE;
     }
   }

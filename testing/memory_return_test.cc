@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,6 +139,53 @@ TEST(MemoryReturn, AllocatorWorksAfterTrim) {
   lite_free(b);
   lite_free(c);
   lite_malloc_trim(0);
+}
+
+// Address space comes back too: entirely free segments are unmapped (all but
+// their 64 KiB header), so under RLIMIT_AS memory freed as small blocks can be
+// mapped again as a large block, and VmSize follows the memory in use.
+size_t VmSizeMiB() {
+  FILE* f = fopen("/proc/self/statm", "r");
+  unsigned long size = 0, resident = 0;
+  if (f == nullptr || fscanf(f, "%lu %lu", &size, &resident) != 2) size = 0;
+  if (f != nullptr) fclose(f);
+  return size * static_cast<size_t>(sysconf(_SC_PAGESIZE)) >> 20;
+}
+
+TEST(AddressSpace, SmallBlocksFreedUnderRlimitAsServeALargeOne) {
+  if (lite_test::kAsan || lite_test::kTsan) GTEST_SKIP() << "sanitizers reserve terabytes";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    alarm(60);
+    std::vector<void*> blocks;
+    blocks.reserve(4u << 20);  // before the limit: the array is not part of the test
+    lite_free(lite_malloc(64));
+    const size_t start = VmSizeMiB();
+    struct rlimit rl = {(start + 96) << 20, (start + 96) << 20};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(10);
+    for (;;) {
+      void* p = lite_malloc(64);
+      if (p == nullptr || blocks.size() == blocks.capacity()) break;
+      blocks.push_back(p);
+    }
+    if (blocks.size() < (size_t{32} << 20) / 64) _exit(11);  // did not get far
+    for (void* p : blocks) lite_free(p);
+    void* big = lite_malloc(size_t{5} << 20);
+    if (big == nullptr) _exit(12);  // the freed small blocks' space did not come back
+    memset(big, 1, size_t{5} << 20);
+    lite_free(big);
+    lite_malloc_trim(0);
+    const size_t end = VmSizeMiB();
+    fprintf(stderr, "VmSize: %zu MiB at start, %zu MiB after free and trim\n", start, end);
+    if (end > start + 16) _exit(13);  // VmSize does not follow the memory in use
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10: setrlimit, 11: filled too little, 12: no 5 MiB block after the free, 13: VmSize stays";
 }
 
 }  // namespace
