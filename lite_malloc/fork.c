@@ -46,10 +46,10 @@ void lite_fork_child_reset(void) {
   lite_fork_self = (self == &lite_empty_front || self == &lite_dying_front) ? NULL : self;
   lite_fork_keep_own = lite_fork_self != NULL &&
                        lite_load_relaxed(&lite_fork_self->handle->steal) == LITE_STEAL_FREE;
-  uint32_t count = lite_load_relaxed(&lite_handle_count);
-  lite_handles_reset_free();
+  uint32_t count = lite_load_relaxed(&lite_handles.count);
+  lite_store_relaxed(&lite_handles.free, 0);
   for (uint32_t hid = 0; hid < count; hid++) {
-    if (lite_load_relaxed(&lite_handle_chunks[hid / LITE_HANDLE_CHUNK]) == NULL) continue;
+    if (!lite_pool_mapped(&lite_handles, hid)) continue;
     lite_handle* h = lite_handle_at(hid);
     if (lite_fork_self != NULL && hid == lite_fork_self->hid) {
       lite_store_relaxed(&h->steal, LITE_STEAL_FREE);
@@ -57,7 +57,7 @@ void lite_fork_child_reset(void) {
     } else {
       lite_store_relaxed(&h->front, NULL);
       lite_store_relaxed(&h->steal, LITE_STEAL_DEAD);
-      lite_handle_free(hid);
+      lite_pool_free(&lite_handles, hid);
     }
   }
   if (lite_fork_self != NULL && !lite_fork_keep_own) {
@@ -71,7 +71,7 @@ void lite_fork_child_reset(void) {
   /* Blocks waiting on handles go to their pages, except those on the forking
    * thread's own handle if it kept its pages: it takes them itself. */
   for (uint32_t hid = 0; hid < count; hid++)
-    if (lite_load_relaxed(&lite_handle_chunks[hid / LITE_HANDLE_CHUNK]) != NULL &&
+    if (lite_pool_mapped(&lite_handles, hid) &&
         !(lite_fork_keep_own && hid == lite_fork_self->hid))
       lite_handle_drain(lite_handle_at(hid));
   lite_store_relaxed(&lite_stat.threads, lite_fork_self != NULL);

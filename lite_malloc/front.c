@@ -15,6 +15,7 @@
  * so a front can be released the moment its thread is done with it; a handle
  * is reused by a later front, and whatever reaches it late is passed on. */
 #include <pthread.h>
+#include <stddef.h>
 #include "lite_internal.h"
 
 /* The static fronts have no handle of their own; this one is always DEAD. */
@@ -42,52 +43,20 @@ static _Atomic(int) lite_key_state;         /* 0: none, 1: being made, 2: ready 
 // Handles
 // -----------------------------------------------------------------------------
 lite_handle* _Atomic lite_handle_chunks[LITE_HANDLE_CHUNKS];
-_Atomic(uint32_t) lite_handle_count;          /* handles ever made */
-static _Atomic(uint64_t) lite_free_handles;   /* stack: (tag << 32) | (hid + 1) */
 
-static lite_handle* lite_handle_new(uint32_t* hid) {
-  uint64_t old = lite_load_acquire(&lite_free_handles);
-  while ((uint32_t)old != 0) {
-    uint32_t id = (uint32_t)old - 1;
-    lite_handle* h = lite_handle_at(id);
-    uint64_t next = lite_load_relaxed(&h->free_next);
-    if (lite_cas_weak(&lite_free_handles, &old, ((old >> 32) + 1) << 32 | next,
-                      memory_order_acquire, memory_order_acquire)) {
-      *hid = id;
-      return h;
-    }
-  }
-  uint32_t id = lite_add_relaxed(&lite_handle_count, 1);
-  size_t chunk = id / LITE_HANDLE_CHUNK;
-  if (chunk >= LITE_HANDLE_CHUNKS) return NULL;
-  lite_handle* table = lite_load_acquire(&lite_handle_chunks[chunk]);
-  if (table == NULL) {
-    lite_handle* fresh = lite_os_map(LITE_HANDLE_CHUNK * sizeof(lite_handle), NULL);
-    if (fresh == NULL) return NULL; /* the id stays unused: its handle reads as free */
-    for (size_t i = 0; i < LITE_HANDLE_CHUNK; i++) atomic_init(&fresh[i].steal, LITE_STEAL_DEAD);
-    if (atomic_compare_exchange_strong_explicit(&lite_handle_chunks[chunk], &table, fresh,
-                                                memory_order_acq_rel, memory_order_acquire)) {
-      lite_add_relaxed(&lite_stat.mappings, 1);
-      table = fresh;
-    } else {
-      lite_os_unmap(fresh, LITE_HANDLE_CHUNK * sizeof(lite_handle));
-    }
-  }
-  *hid = id;
-  return &table[id % LITE_HANDLE_CHUNK];
+static void lite_handle_init(void* record, uint32_t index) {
+  (void)index;
+  atomic_init(&((lite_handle*)record)->steal, LITE_STEAL_DEAD);
 }
 
-/* Puts a handle whose front is gone on the free stack (the caller made it DEAD). */
-void lite_handle_free(uint32_t hid) {
-  lite_handle* h = lite_handle_at(hid);
-  uint64_t old = lite_load_relaxed(&lite_free_handles);
-  do {
-    lite_store_relaxed(&h->free_next, (uint32_t)old);
-  } while (!lite_cas_weak(&lite_free_handles, &old, ((old >> 32) + 1) << 32 | (hid + 1),
-                          memory_order_release, memory_order_relaxed));
-}
-
-void lite_handles_reset_free(void) { lite_store_relaxed(&lite_free_handles, 0); }
+lite_pool lite_handles = {
+    .chunks = (void* _Atomic*)lite_handle_chunks,
+    .per_chunk = LITE_HANDLE_CHUNK,
+    .max_chunks = LITE_HANDLE_CHUNKS,
+    .size = sizeof(lite_handle),
+    .link = offsetof(lite_handle, free_next),
+    .init = lite_handle_init,
+};
 
 // -----------------------------------------------------------------------------
 // Fronts
@@ -101,7 +70,7 @@ void lite_front_release(lite_front* f) {
   lite_store_relaxed(&h->front, NULL);
   lite_store_release(&h->steal, LITE_STEAL_DEAD);
   lite_handle_drain(h);
-  lite_handle_free(hid);
+  lite_pool_free(&lite_handles, hid);
   lite_sub_relaxed(&lite_stat.threads, 1);
   lite_slices_release(f->self);
 }
@@ -128,7 +97,7 @@ __attribute__((constructor)) static void lite_init_at_load(void) { lite_process_
 
 static lite_front* lite_front_new(void) {
   uint32_t hid;
-  lite_handle* h = lite_handle_new(&hid);
+  lite_handle* h = lite_pool_new(&lite_handles, &hid);
   if (h == NULL) return NULL;
   /* Handles are reused last-in first-out, so a thread that replaces an exited
    * one gets its engine, and the pages it left there. */
@@ -136,7 +105,7 @@ static lite_front* lite_front_new(void) {
   size_t slices = (sizeof(lite_front) + LITE_SLICE_SIZE - 1) / LITE_SLICE_SIZE;
   lite_page* self = lite_slices_claim(id % LITE_MALLOC_ENGINES_COUNT, slices);
   if (self == NULL) {
-    lite_handle_free(hid);
+    lite_pool_free(&lite_handles, hid);
     return NULL;
   }
   lite_segment* seg = lite_segment_of_page(self);

@@ -16,6 +16,7 @@
  * memory; a purge tick unmaps those that were already cached at the previous
  * tick (LITE_MALLOC_PURGE_DELAY), and lite_malloc_trim unmaps them all.
  * Hardened builds keep no cache: each block ends in a guard page. */
+#include <stddef.h>
 #include <string.h>
 #include "lite_internal.h"
 
@@ -33,54 +34,32 @@ static size_t lite_round_page(size_t n) { return (n + LITE_OS_PAGE - 1) & ~(size
 // -----------------------------------------------------------------------------
 #define LITE_LARGE_DESC_CHUNK 256u   /* descriptors per mapping (about 160 KiB) */
 #define LITE_LARGE_DESC_CHUNKS 4096u /* at most 1 M large blocks at once */
-static lite_segment* _Atomic lite_large_descs[LITE_LARGE_DESC_CHUNKS];
-static _Atomic(uint32_t) lite_large_desc_count;
-static _Atomic(uint64_t) lite_large_desc_free; /* (tag << 32) | (index + 1) */
+static void* _Atomic lite_large_desc_chunks[LITE_LARGE_DESC_CHUNKS];
 
-static lite_segment* lite_large_desc_at(uint32_t index) {
-  return &lite_load_acquire(&lite_large_descs[index / LITE_LARGE_DESC_CHUNK])[index % LITE_LARGE_DESC_CHUNK];
+static void lite_large_desc_init(void* record, uint32_t index) {
+  lite_segment* d = record;
+  for (size_t j = 0; j < LITE_SLICES; j++) atomic_init(&d->slice_page[j], &lite_empty_page);
+  d->kind = LITE_SEGMENT_LARGE;
+  d->large_index = index;
 }
 
+static lite_pool lite_large_descs = {
+    .chunks = lite_large_desc_chunks,
+    .per_chunk = LITE_LARGE_DESC_CHUNK,
+    .max_chunks = LITE_LARGE_DESC_CHUNKS,
+    .size = sizeof(lite_segment),
+    .link = offsetof(lite_segment, large_free_next),
+    .init = lite_large_desc_init,
+};
+
 static lite_segment* lite_large_desc_new(void) {
-  uint64_t old = lite_load_acquire(&lite_large_desc_free);
-  while ((uint32_t)old != 0) {
-    lite_segment* d = lite_large_desc_at((uint32_t)old - 1);
-    uint64_t next = lite_load_relaxed(&d->large_free_next);
-    if (lite_cas_weak(&lite_large_desc_free, &old, ((old >> 32) + 1) << 32 | next,
-                      memory_order_acquire, memory_order_acquire))
-      return d;
-  }
-  uint32_t index = lite_add_relaxed(&lite_large_desc_count, 1);
-  uint32_t chunk = index / LITE_LARGE_DESC_CHUNK;
-  if (chunk >= LITE_LARGE_DESC_CHUNKS) return NULL;
-  lite_segment* table = lite_load_acquire(&lite_large_descs[chunk]);
-  if (table == NULL) {
-    lite_segment* fresh = lite_os_map(LITE_LARGE_DESC_CHUNK * sizeof(lite_segment), NULL);
-    if (fresh == NULL) return NULL; /* the index stays unused */
-    for (uint32_t i = 0; i < LITE_LARGE_DESC_CHUNK; i++) {
-      for (size_t j = 0; j < LITE_SLICES; j++) atomic_init(&fresh[i].slice_page[j], &lite_empty_page);
-      fresh[i].kind = LITE_SEGMENT_LARGE;
-      fresh[i].large_index = chunk * LITE_LARGE_DESC_CHUNK + i;
-    }
-    if (atomic_compare_exchange_strong_explicit(&lite_large_descs[chunk], &table, fresh,
-                                                memory_order_acq_rel, memory_order_acquire)) {
-      lite_add_relaxed(&lite_stat.mappings, 1);
-      table = fresh;
-    } else {
-      lite_os_unmap(fresh, LITE_LARGE_DESC_CHUNK * sizeof(lite_segment));
-    }
-  }
-  return &table[index % LITE_LARGE_DESC_CHUNK];
+  uint32_t index;
+  return lite_pool_new(&lite_large_descs, &index);
 }
 
 static void lite_large_desc_release(lite_segment* d) {
   LITE_FIELD_SET(d->large_user, 0);
-  uint64_t old = lite_load_relaxed(&lite_large_desc_free);
-  do {
-    lite_store_relaxed(&d->large_free_next, (uint32_t)old);
-  } while (!lite_cas_weak(&lite_large_desc_free, &old,
-                          ((old >> 32) + 1) << 32 | (d->large_index + 1), memory_order_release,
-                          memory_order_relaxed));
+  lite_pool_free(&lite_large_descs, d->large_index);
 }
 
 // -----------------------------------------------------------------------------

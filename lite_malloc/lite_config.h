@@ -58,7 +58,8 @@
 #define LITE_MALLOC_HARDENED 0
 #endif
 
-/* Segments mapped together in one mmap, to keep the number of mappings low. */
+/* Most segments mapped together in one mmap, to keep the number of mappings
+ * low; batches grow to this size with use (1, 1, 2, 4, ...). */
 #ifndef LITE_MALLOC_SEGMENT_BATCH
 #define LITE_MALLOC_SEGMENT_BATCH 4
 #endif

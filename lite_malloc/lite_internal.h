@@ -260,6 +260,21 @@ void lite_stack_push(_Atomic(uint64_t)* stack, lite_page* page, _Atomic(size_t)*
 lite_page* lite_stack_pop(_Atomic(uint64_t)* stack, _Atomic(size_t)* retries) LITE_HIDDEN;
 void lite_engine_push(lite_page* page) LITE_HIDDEN;
 
+typedef struct lite_pool {
+  void* _Atomic* chunks;   /* [max_chunks]: mapped chunks, NULL until first use */
+  uint32_t per_chunk;      /* records per chunk */
+  uint32_t max_chunks;
+  uint32_t size;           /* bytes per record */
+  uint32_t link;           /* offset of the record's _Atomic(uint32_t) free link */
+  void (*init)(void* record, uint32_t index); /* once, when its chunk is mapped */
+  _Atomic(uint32_t) count; /* indexes ever handed out */
+  _Atomic(uint64_t) free;  /* stack: (tag << 32) | (index + 1) */
+} lite_pool;
+void* lite_pool_at(lite_pool* pool, uint32_t index) LITE_HIDDEN;
+bool lite_pool_mapped(lite_pool* pool, uint32_t index) LITE_HIDDEN;
+void* lite_pool_new(lite_pool* pool, uint32_t* index) LITE_HIDDEN;
+void lite_pool_free(lite_pool* pool, uint32_t index) LITE_HIDDEN;
+
 /* ----------------------------------------------------------------------------
  * remote.c: frees into other threads' pages
  * ------------------------------------------------------------------------- */
@@ -331,13 +346,12 @@ uint32_t lite_front_engine(lite_front* f) LITE_HIDDEN;
 
 #define LITE_HANDLE_CHUNK 1024u  /* handles per mapping (64 KiB) */
 #define LITE_HANDLE_CHUNKS 4096u /* at most 4 M threads alive at once */
+extern lite_pool lite_handles LITE_HIDDEN;
 extern lite_handle* _Atomic lite_handle_chunks[LITE_HANDLE_CHUNKS] LITE_HIDDEN;
-extern _Atomic(uint32_t) lite_handle_count LITE_HIDDEN;
+/* The handle of a live front (or one a page was armed with): its chunk exists. */
 LITE_INLINE lite_handle* lite_handle_at(uint32_t hid) {
   return &lite_load_acquire(&lite_handle_chunks[hid / LITE_HANDLE_CHUNK])[hid % LITE_HANDLE_CHUNK];
 }
-void lite_handle_free(uint32_t hid) LITE_HIDDEN;
-void lite_handles_reset_free(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * large.c: blocks mapped directly

@@ -108,13 +108,13 @@ static bool lite_reclaim_due(lite_handle* h) {
 static bool lite_reclaim_pass(bool all, bool* again) {
   bool any = false;
   lite_front* self = lite_tls_front;
-  uint32_t count = lite_load_acquire(&lite_handle_count);
+  uint32_t count = lite_load_acquire(&lite_handles.count);
   for (uint32_t base = 0; base < count; base += LITE_RECLAIM_BATCH) {
     lite_handle* held[LITE_RECLAIM_BATCH];
     lite_front* fronts[LITE_RECLAIM_BATCH];
     size_t n = 0;
     for (uint32_t hid = base; hid < count && hid < base + LITE_RECLAIM_BATCH; hid++) {
-      if (lite_load_acquire(&lite_handle_chunks[hid / LITE_HANDLE_CHUNK]) == NULL) continue;
+      if (!lite_pool_mapped(&lite_handles, hid)) continue;
       lite_handle* h = lite_handle_at(hid);
       uint32_t s = lite_load_relaxed(&h->steal);
       if (s == LITE_STEAL_DEAD) {

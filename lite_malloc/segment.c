@@ -80,11 +80,16 @@ bool lite_map_register(uintptr_t start, uintptr_t end, lite_segment* seg) {
 static _Atomic(uint64_t) lite_spare_segments;
 
 /* A fresh (all-zero) segment: a spare one, or the first of a new batch of
- * LITE_MALLOC_SEGMENT_BATCH mapped at once (one mapping instead of several). */
+ * segments mapped at once (one mapping instead of several). */
 static lite_segment* lite_segment_map(void) {
   lite_page* header = lite_stack_pop(&lite_spare_segments, &lite_stat.retries);
   if (header != NULL) return lite_segment_of_page(header);
-  size_t count = LITE_MALLOC_SEGMENT_BATCH;
+  /* Batches grow with use: 1, 1, 2, 4, ... up to LITE_MALLOC_SEGMENT_BATCH,
+   * so a small program maps one segment, not a batch of them. */
+  static _Atomic(size_t) mapped_ever;
+  size_t count = lite_load_relaxed(&mapped_ever);
+  if (count < 1) count = 1;
+  if (count > LITE_MALLOC_SEGMENT_BATCH) count = LITE_MALLOC_SEGMENT_BATCH;
   uint8_t* batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
   /* Out of address space or commit: cached large mappings and free segments
    * go back first, then one more try. */
@@ -95,6 +100,7 @@ static lite_segment* lite_segment_map(void) {
     batch = lite_os_map_aligned(LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
   }
   if (batch == NULL) return NULL;
+  lite_add_relaxed(&mapped_ever, count);
   lite_add_relaxed(&lite_stat.mappings, 1);
   for (size_t i = 1; i < count; i++)
     lite_stack_push(&lite_spare_segments, &((lite_segment*)(batch + i * LITE_SEGMENT_SIZE))->pages[0],

@@ -171,10 +171,23 @@ int ZeroFreed() {
 
 }  // namespace
 
+// What the first allocation of a process maps: one segment and the tables it
+// needs, not a batch.
+int Startup() {
+  void* p = lite_malloc(100);
+  if (p == nullptr) return 1;
+  lite_malloc_stats s;
+  lite_malloc_get_stats(&s);
+  printf("mapped=%zu\nmappings=%zu\nsegments=%zu\n", s.mapped_bytes, s.mappings, s.segments);
+  lite_free(p);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const char* what = argv[1];
   if (strcmp(what, "noop") == 0) return Noop();
+  if (strcmp(what, "startup") == 0) return Startup();
   if (strcmp(what, "stats_exit") == 0) return StatsExit();
   if (strcmp(what, "bulk_free") == 0) return BulkFreeScenario();
   if (strcmp(what, "purge_delay") == 0 && argc >= 3) return PurgeDelay(atol(argv[2]));

@@ -54,6 +54,16 @@ std::string CheckVerboseBlock(const std::string& text, long stats, long verbose,
   return "";
 }
 
+// Start-up footprint: the first malloc of a process maps one 4 MiB segment,
+// one radix-map table and one chunk of handles (about 4.1 MiB), not a batch
+// of segments.
+TEST(StartUp, FirstMallocMapsOneSegment) {
+  HelperResult r = RunOptionsHelper({"startup"}, {});
+  ASSERT_TRUE(r.ExitedOk()) << r.Describe();
+  EXPECT_EQ(ValueOf(r.out, "segments"), 1) << r.out;
+  EXPECT_LE(ValueOf(r.out, "mapped"), 4 * kMiB + 256 * 1024) << r.out;
+}
+
 TEST(RuntimeOptions, SilentWithoutOptions) {
   HelperResult r = RunOptionsHelper({"noop"}, {"PATH=/usr/bin:/bin", "HOME=/nonexistent"});
   ASSERT_TRUE(r.ExitedOk()) << r.Describe();
