@@ -21,8 +21,10 @@
  *  - Engines are shared by threads: their segment lists are push-only, their
  *    stacks of abandoned pages use 64-bit words holding a 32-bit page id and a
  *    32-bit tag, and segment slice bitmaps change only by CAS. No locks anywhere.
- *  - Segments are never unmapped (their free slices are purged with madvise), so
- *    page descriptors stay readable for as long as the process lives. */
+ *  - A segment's header slice is never unmapped (free slices are purged with
+ *    madvise, and a segment left entirely free has its other 63 slices
+ *    unmapped), so page descriptors stay readable for as long as the process
+ *    lives. Large-block descriptors live in a pool apart from their mappings. */
 #ifndef LITE_TYPES_H
 #define LITE_TYPES_H
 

@@ -5,12 +5,14 @@
  * a CAS. Released slices stay mapped and are marked dirty; once enough dirty
  * memory piles up, lite_purge() claims the dirty runs, madvises them away and
  * releases them again, so memory goes back to the OS without a syscall per free.
- * Segments are never unmapped: page descriptors must stay readable for the
- * lock-free stacks that may still hold stale page ids.
+ * A segment left entirely free is hollowed (lite_purge_header): its data
+ * slices are unmapped, its header slice never is, so page descriptors stay
+ * readable for the lock-free stacks that may still hold stale page ids.
  *
- * The radix map sends every 4 MiB unit of the address space to the segment (or
- * large-block header) that owns it. Its tables start out pointing at shared
- * static stand-ins, so a lookup never branches on "not present". */
+ * The radix map sends every 4 MiB unit of a segment to its header, and the
+ * unit where a large block starts to that block's descriptor (large.c). Its
+ * tables start out pointing at shared static stand-ins, so a lookup never
+ * branches on "not present". */
 #include "lite_internal.h"
 
 lite_page lite_empty_page = {0};
