@@ -138,8 +138,10 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
   uint8_t* base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
   /* Out of address space: cached mappings and free segments go back first
    * (lite_purge hollows them), then one more try. */
-  if (base == NULL && (lite_large_cache_drain(true) | lite_purge()))
-    base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
+  if (base == NULL) {
+    bool drained = lite_large_cache_drain(true);
+    if (lite_purge() || drained) base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
+  }
   if (base == NULL) return NULL;
   lite_segment* seg = lite_large_desc_new();
   if (seg == NULL ||

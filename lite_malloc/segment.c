@@ -95,8 +95,10 @@ static lite_segment* lite_segment_map(void) {
   uint8_t* batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
   /* Out of address space or commit: cached large mappings and free segments
    * go back first, then one more try. */
-  if (batch == NULL && (lite_large_cache_drain(true) | lite_purge()))
-    batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
+  if (batch == NULL) {
+    bool drained = lite_large_cache_drain(true);
+    if (lite_purge() || drained) batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
+  }
   if (batch == NULL && count > 1) {
     count = 1;
     batch = lite_os_map_aligned(LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);

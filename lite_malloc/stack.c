@@ -72,13 +72,13 @@ void* lite_pool_new(lite_pool* pool, uint32_t* index) {
   uint32_t id = lite_add_relaxed(&pool->count, 1);
   uint32_t chunk = id / pool->per_chunk;
   if (chunk >= pool->max_chunks) return NULL;
-  uint8_t* table = lite_load_acquire(&pool->chunks[chunk]);
+  void* table = lite_load_acquire(&pool->chunks[chunk]);
   if (table == NULL) {
     size_t bytes = (size_t)pool->per_chunk * pool->size;
-    uint8_t* fresh = lite_os_map(bytes, NULL);
+    void* fresh = lite_os_map(bytes, NULL);
     if (fresh == NULL) return NULL; /* the index stays unused */
     for (uint32_t i = 0; i < pool->per_chunk; i++)
-      pool->init(fresh + (size_t)i * pool->size, chunk * pool->per_chunk + i);
+      pool->init((uint8_t*)fresh + (size_t)i * pool->size, chunk * pool->per_chunk + i);
     if (atomic_compare_exchange_strong_explicit(&pool->chunks[chunk], &table, fresh,
                                                 memory_order_acq_rel, memory_order_acquire)) {
       lite_add_relaxed(&lite_stat.mappings, 1);
@@ -88,7 +88,7 @@ void* lite_pool_new(lite_pool* pool, uint32_t* index) {
     }
   }
   *index = id;
-  return table + (size_t)(id % pool->per_chunk) * pool->size;
+  return (uint8_t*)table + (size_t)(id % pool->per_chunk) * pool->size;
 }
 
 void lite_pool_free(lite_pool* pool, uint32_t index) {
