@@ -53,7 +53,6 @@ void lite_fork_child_reset(void) {
     lite_handle* h = lite_handle_at(hid);
     if (lite_fork_self != NULL && hid == lite_fork_self->hid) {
       lite_store_relaxed(&h->steal, LITE_STEAL_FREE);
-      lite_store_relaxed(&lite_fork_self->busy, 0);
     } else {
       lite_store_relaxed(&h->front, NULL);
       lite_store_relaxed(&h->steal, LITE_STEAL_DEAD);
@@ -65,8 +64,8 @@ void lite_fork_child_reset(void) {
       lite_front_set_cur(lite_fork_self, cls, &lite_empty_page);
       lite_fork_self->avail[cls] = lite_fork_self->full[cls] = NULL;
     }
-    lite_store_relaxed(&lite_fork_self->busy, 0);
   }
+  if (lite_fork_self != NULL) lite_store_relaxed(&lite_fork_self->busy, 0);
   lite_segments_fork_child(lite_fork_visit);
   /* Blocks waiting on handles go to their pages, except those on the forking
    * thread's own handle if it kept its pages: it takes them itself. */

@@ -292,6 +292,9 @@ void lite_handle_drain(lite_handle* h) LITE_HIDDEN;
  * past what follows (the reclaimer's membarrier orders it for the CPU). Under
  * ThreadSanitizer, which knows nothing of membarrier, a sequentially
  * consistent exchange instead. */
+/* The order of the loads on either side of that handshake: acquire (the
+ * membarrier does the rest), sequentially consistent under ThreadSanitizer. */
+#define LITE_ASYM_ORDER (LITE_TSAN_ON ? memory_order_seq_cst : memory_order_acquire)
 LITE_INLINE void lite_busy_raise(lite_front* f) {
 #if defined(LITE_TSAN)
   atomic_exchange_explicit(&f->busy, 1, memory_order_seq_cst);
@@ -303,9 +306,7 @@ LITE_INLINE void lite_busy_raise(lite_front* f) {
 LITE_INLINE bool lite_busy_begin(lite_front* f) {
   lite_busy_raise(f);
   lite_handle* h = f->handle;
-  if (LITE_UNLIKELY(atomic_load_explicit(&h->steal, LITE_TSAN_ON ? memory_order_seq_cst
-                                                                 : memory_order_acquire) !=
-                    LITE_STEAL_FREE)) {
+  if (LITE_UNLIKELY(atomic_load_explicit(&h->steal, LITE_ASYM_ORDER) != LITE_STEAL_FREE)) {
     lite_store_release(&f->busy, 0);
     return false;
   }

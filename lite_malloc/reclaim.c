@@ -75,20 +75,7 @@ static bool lite_reclaim_front(lite_front* f, bool* revoked) {
 }
 
 static _Atomic(int) lite_reclaiming;
-static _Atomic(uint32_t) lite_membarrier_state; /* 0: unknown, 1: works, 2: does not */
-
-void lite_reclaim_fork_child(void) {
-  lite_store_relaxed(&lite_reclaiming, 0);
-  lite_store_relaxed(&lite_membarrier_state, 0);
-}
-
-static bool lite_fence_others(void) {
-  uint32_t state = lite_load_relaxed(&lite_membarrier_state);
-  if (state == 2) return false;
-  bool ok = lite_os_membarrier();
-  if (state == 0) lite_store_relaxed(&lite_membarrier_state, ok ? 1 : 2);
-  return ok;
-}
+void lite_reclaim_fork_child(void) { lite_store_relaxed(&lite_reclaiming, 0); }
 
 /* Should a tick look at this front now? */
 static bool lite_reclaim_due(lite_handle* h) {
@@ -130,11 +117,10 @@ static bool lite_reclaim_pass(bool all, bool* again) {
       fronts[n++] = lite_load_acquire(&h->front);
     }
     if (n == 0) continue;
-    bool fenced = lite_fence_others();
+    bool fenced = lite_os_membarrier(); /* false at once where the kernel has none */
     for (size_t i = 0; i < n; i++) {
       bool revoked = false;
-      if (fenced && atomic_load_explicit(&fronts[i]->busy, LITE_TSAN_ON ? memory_order_seq_cst
-                                                                      : memory_order_acquire) == 0)
+      if (fenced && atomic_load_explicit(&fronts[i]->busy, LITE_ASYM_ORDER) == 0)
         any |= lite_reclaim_front(fronts[i], &revoked);
       /* A revoked page is released by the next pass (the next tick, here). */
       if (revoked) lite_store_relaxed(&held[i]->seen_ticks, LITE_RECLAIM_REVISIT - 1);

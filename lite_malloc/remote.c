@@ -61,13 +61,15 @@ void lite_free_remote(lite_page* page, lite_block* b) {
 }
 
 /* Frees a delivered block into a full page of front f, on behalf of the owner
- * (by_owner) or of a thread that holds f. The block goes in before the page
- * leaves the full list: once it is on an available list the owner's own frees
- * take the fast path into it again. */
+ * (by_owner) or of a thread that holds f; anywhere else (f NULL, not f's
+ * page, not full while f's owner may be freeing into it) by its xfree. The
+ * block goes in before the page leaves the full list: once it is on an
+ * available list the owner's own frees take the fast path into it again. */
 static void lite_take_block(lite_front* f, lite_page* page, lite_block* b, bool by_owner) {
   uintptr_t owner = lite_load_relaxed(&page->owner);
   lite_sub_relaxed(&page->pending, 1);
-  if ((owner & ~LITE_OWNER_FULL) != (uintptr_t)f || (!by_owner && !(owner & LITE_OWNER_FULL))) {
+  if (f == NULL || (owner & ~LITE_OWNER_FULL) != (uintptr_t)f ||
+      (!by_owner && !(owner & LITE_OWNER_FULL))) {
     lite_xfree_push(page, b);
     return;
   }
@@ -82,8 +84,9 @@ static void lite_take_block(lite_front* f, lite_page* page, lite_block* b, bool 
   }
 }
 
-void lite_front_take_delayed(lite_front* f, bool by_owner) {
-  lite_handle* h = lite_handle_at(f->hid);
+/* Takes every block delivered to handle h: into the pages of front f where
+ * lite_take_block may (f NULL: none), the others to their pages' xfree. */
+static void lite_handle_take(lite_handle* h, lite_front* f, bool by_owner) {
   if (lite_load_relaxed(&h->delayed) == NULL) return;
   lite_block* b = lite_exchange(&h->delayed, NULL, memory_order_acquire);
   while (b != NULL) {
@@ -93,15 +96,7 @@ void lite_front_take_delayed(lite_front* f, bool by_owner) {
   }
 }
 
+void lite_front_take_delayed(lite_front* f, bool by_owner) { lite_handle_take(f->handle, f, by_owner); }
+
 /* Blocks delivered to a handle whose front is gone go to their pages. */
-void lite_handle_drain(lite_handle* h) {
-  if (lite_load_relaxed(&h->delayed) == NULL) return;
-  lite_block* b = lite_exchange(&h->delayed, NULL, memory_order_acquire);
-  while (b != NULL) {
-    lite_block* next = lite_next(b);
-    lite_page* page = lite_page_of((uintptr_t)b);
-    lite_sub_relaxed(&page->pending, 1);
-    lite_xfree_push(page, b);
-    b = next;
-  }
-}
+void lite_handle_drain(lite_handle* h) { lite_handle_take(h, NULL, false); }

@@ -27,15 +27,7 @@ constexpr size_t kMinGrowth = 200 * kMiB;
 // Under ASan the shadow of the blocks (1/8 of their size) may stay resident.
 constexpr size_t kMaxRetained = 32 * kMiB + (lite_test::kAsan ? kTotal / 8 : 0);
 
-// Resident set size in bytes, from /proc/self/statm.
-size_t Rss() {
-  FILE* f = fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  unsigned long size = 0, resident = 0;
-  if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
-  fclose(f);
-  return static_cast<size_t>(resident) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
+using lite_test::Rss;
 
 lite_malloc_stats Stats() {
   lite_malloc_stats s;
@@ -144,13 +136,7 @@ TEST(MemoryReturn, AllocatorWorksAfterTrim) {
 // Address space comes back too: entirely free segments are unmapped (all but
 // their 64 KiB header), so under RLIMIT_AS memory freed as small blocks can be
 // mapped again as a large block, and VmSize follows the memory in use.
-size_t VmSizeMiB() {
-  FILE* f = fopen("/proc/self/statm", "r");
-  unsigned long size = 0, resident = 0;
-  if (f == nullptr || fscanf(f, "%lu %lu", &size, &resident) != 2) size = 0;
-  if (f != nullptr) fclose(f);
-  return size * static_cast<size_t>(sysconf(_SC_PAGESIZE)) >> 20;
-}
+size_t VmSizeMiB() { return lite_test::VmSize() >> 20; }
 
 TEST(AddressSpace, SmallBlocksFreedUnderRlimitAsServeALargeOne) {
   if (lite_test::kAsan || lite_test::kTsan) GTEST_SKIP() << "sanitizers reserve terabytes";

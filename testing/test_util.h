@@ -168,15 +168,18 @@ inline std::string Hex(const void* p) {
   return buf;
 }
 
-// Resident set of this process, in bytes (/proc/self/statm), 0 if unreadable.
-inline size_t Rss() {
+// Virtual size (resident: false) or resident set (true) of this process, in
+// bytes (/proc/self/statm), 0 if unreadable.
+inline size_t Statm(bool resident) {
   FILE* f = fopen("/proc/self/statm", "r");
   if (f == nullptr) return 0;
-  unsigned long size = 0, resident = 0;
-  if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+  unsigned long size = 0, rss = 0;
+  if (fscanf(f, "%lu %lu", &size, &rss) != 2) size = rss = 0;
   fclose(f);
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return (resident ? rss : size) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
+inline size_t Rss() { return Statm(true); }
+inline size_t VmSize() { return Statm(false); }
 
 }  // namespace lite_test
 
