@@ -174,8 +174,13 @@ void* lite_realloc(void* p, size_t size) {
   }
   lite_segment* seg = lite_segment_of((uintptr_t)p);
   if (seg->kind == LITE_SEGMENT_LARGE) {
-    void* q = lite_large_realloc(seg, p, size);
-    if (q == NULL) lite_set_enomem();
+    void* q = lite_large_resize(seg, p, size);
+    if (q != NULL) return q;
+    size_t usable = lite_large_usable(seg, p);
+    q = lite_malloc(size);
+    if (q == NULL) return NULL;
+    memcpy(q, p, size < usable ? size : usable);
+    lite_large_free(seg, p);
     return q;
   }
   size_t usable = lite_block_page(p, "invalid realloc")->block_size;
@@ -267,12 +272,20 @@ int lite_malloc_owns(const void* p) {
          lite_page_is_block(page, a, (size_t)page->capacity * page->block_size);
 }
 
-/* Returns what can be returned: the caller's own empty pages, those of every
- * other front (reclaim.c), those left by exited threads, then the purge. */
+/* Returns what can be returned: the caller's own empty pages, then every
+ * source of the decay at once (decay.c). */
 int lite_malloc_trim(size_t pad) {
   (void)pad;
   bool released = lite_page_trim_own(lite_tls_front);
-  released |= lite_reclaim(true);
-  released |= lite_page_trim_engines();
-  return lite_purge() || released;
+  return lite_decay_run(true, false) || released;
 }
+
+// -----------------------------------------------------------------------------
+// The layers above the segments that hold free memory, for the decay
+// -----------------------------------------------------------------------------
+const lite_release_fn lite_release_sources[] = {
+    lite_reclaim,           /* fronts of idle threads (reclaim.c) */
+    lite_page_trim_engines, /* pages abandoned by exited threads (page.c) */
+    lite_large_release,     /* cached large mappings (large.c) */
+    NULL,
+};

@@ -74,4 +74,5 @@ void lite_fork_child_reset(void) {
         !(lite_fork_keep_own && hid == lite_fork_self->hid))
       lite_handle_drain(lite_handle_at(hid));
   lite_store_relaxed(&lite_stat.threads, lite_fork_self != NULL);
+  lite_background_fork_child();
 }

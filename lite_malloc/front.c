@@ -87,9 +87,11 @@ void lite_process_init(void) {
   int state = 0;
   if (atomic_compare_exchange_strong_explicit(&lite_key_state, &state, 1, memory_order_acq_rel,
                                               memory_order_acquire)) {
+    lite_options_init();
     int ok = pthread_key_create(&lite_exit_key, lite_front_detach) == 0;
     pthread_atfork(NULL, NULL, lite_fork_child);
     lite_store_release(&lite_key_state, ok ? 2 : 3);
+    lite_background_start();
   }
 }
 

@@ -10,13 +10,18 @@
  * entry. A stale lookup finds a descriptor whose block is gone (large_user 0,
  * or another block's start), never unmapped memory.
  *
- * Freed mappings of up to LITE_LARGE_CACHE_BLOCK bytes (32 MiB in all) wait in
- * a small lock-free cache (slots taken and filled by CAS) so that bursts of
- * large blocks cost no system calls and no page faults. They count as dirty
- * memory; a purge tick unmaps those that were already cached at the previous
- * tick (LITE_MALLOC_PURGE_DELAY), and lite_malloc_trim unmaps them all.
- * Hardened builds keep no cache: each block ends in a guard page. */
+ * Freed mappings of up to LITE_LARGE_CACHE_BLOCK bytes (LITE_LARGE_CACHE_BYTES
+ * in all) wait in a small lock-free cache (slots taken and filled by CAS), so
+ * that bursts of large blocks cost no system calls and no page faults. A
+ * request takes the cached mapping closest to its size: as it is when it fits
+ * with at most half to spare, else cut down (the tail unmapped) or grown in
+ * place or moved by mremap, which keeps the pages already faulted in. Cached
+ * mappings count as dirty memory and decay like the rest (decay.c): a tick
+ * unmaps those that were already cached at the previous tick, lite_malloc_trim
+ * and a failed mapping unmap them all. Hardened builds keep no cache: each
+ * block ends in a guard page. */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include "lite_internal.h"
 
@@ -26,6 +31,8 @@
 #define LITE_LARGE_CACHE_SLOTS 32
 #define LITE_LARGE_CACHE_BLOCK ((size_t)32 << 20) /* largest mapping kept */
 #define LITE_LARGE_CACHE_BYTES ((size_t)128 << 20) /* most bytes kept in all */
+/* A cached mapping more than this many times the request has its tail split off. */
+#define LITE_LARGE_SPLIT 4
 
 static size_t lite_round_page(size_t n) { return (n + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1); }
 
@@ -90,7 +97,10 @@ static void lite_large_forget(uintptr_t user) {
  * entered before the block is handed out and removed before the mapping is
  * unmapped or moved, so it never outlives the mapping into someone else's. */
 static uintptr_t lite_large_unit(const lite_segment* seg) {
-  return seg->large_user & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
+  /* A cached mapping (large_user 0) keeps the entry of its block, which
+   * started right after the header. */
+  uintptr_t user = seg->large_user ? seg->large_user : seg->large_base + LITE_LARGE_HEADER;
+  return user & ~(uintptr_t)(LITE_SEGMENT_SIZE - 1);
 }
 
 static void lite_large_unmap(lite_segment* seg) {
@@ -136,12 +146,10 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
   size_t offset = align; /* from the start of the mapping to the block */
   size_t base_align = align > LITE_SEGMENT_SIZE ? align : LITE_SEGMENT_SIZE;
   uint8_t* base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
-  /* Out of address space: cached mappings and free segments go back first
-   * (lite_purge hollows them), then one more try. */
-  if (base == NULL) {
-    bool drained = lite_large_cache_drain(true);
-    if (lite_purge() || drained) base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
-  }
+  /* Out of address space: every cache goes back first (free segments are
+   * hollowed), then one more try. */
+  if (base == NULL && lite_decay_run(true, false))
+    base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
   if (base == NULL) return NULL;
   lite_segment* seg = lite_large_desc_new();
   if (seg == NULL ||
@@ -184,54 +192,108 @@ static _Atomic(size_t) lite_large_cache_span[LITE_LARGE_CACHE_SLOTS];
 /* The mapping's size; only for a mapping the caller owns (or a live block's). */
 static size_t lite_large_span(lite_segment* seg) { return LITE_COUNTER_GET(seg->large_map_end) - seg->large_base; }
 
-static bool lite_large_fits(size_t span, size_t need) { return span >= need && span / 2 <= need; }
-
-/* A cached mapping with room for a page-aligned block of `body` bytes, wasting
- * at most half of it; NULL if none. */
-static lite_segment* lite_large_cache_take(size_t body) {
-  size_t need = LITE_LARGE_HEADER + body;
-  for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
-    lite_segment* seg = lite_load_acquire(&lite_large_cache[i]);
-    if (seg == NULL || !lite_large_fits(lite_load_relaxed(&lite_large_cache_span[i]), need)) continue;
-    if (!atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &seg, NULL,
-                                                 memory_order_acquire, memory_order_relaxed))
-      continue;
-    size_t span = lite_large_span(seg);
-    if (!lite_large_fits(span, need)) { /* the size beside the slot was stale */
-      lite_store_relaxed(&lite_large_cache_span[i], span);
-      lite_segment* empty = NULL;
-      if (!atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &empty, seg,
-                                                   memory_order_release, memory_order_relaxed)) {
-        lite_sub_relaxed(&lite_stat.large_cached, span);
-        lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
-        lite_sub_relaxed(&lite_stat.dirty_bytes, span);
-        lite_large_unmap(seg);
-      }
-      continue;
-    }
-    lite_sub_relaxed(&lite_stat.large_cached, span);
-    lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
-    lite_sub_relaxed(&lite_stat.dirty_bytes, span);
-    return seg;
-  }
-  return NULL;
+static void lite_large_uncount(size_t span) {
+  lite_sub_relaxed(&lite_stat.large_cached, span);
+  lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
+  lite_sub_relaxed(&lite_stat.dirty_bytes, span);
 }
 
-/* Keeps a freed mapping for reuse; false when it does not fit. The cache holds
- * at most LITE_LARGE_CACHE_BYTES, and no more than half of the memory still in
- * use (or LITE_MALLOC_PURGE_BYTES): when most memory has just been freed, the
- * cache empties instead, so a bulk free gives memory back at once. */
+/* Takes the mapping in slot i, if any; its size no longer counts as cached. */
+static lite_segment* lite_large_cache_grab(size_t i) {
+  lite_segment* seg = lite_load_acquire(&lite_large_cache[i]);
+  if (seg == NULL ||
+      !atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &seg, NULL,
+                                               memory_order_acquire, memory_order_relaxed))
+    return NULL;
+  lite_large_uncount(lite_large_span(seg));
+  return seg;
+}
+
+/* The slot of the smallest cached mapping of at least `need` bytes, else of
+ * the largest one (by the sizes beside the slots); SLOTS if the cache is empty. */
+static size_t lite_large_cache_pick(size_t need) {
+  size_t fit = LITE_LARGE_CACHE_SLOTS, fit_span = SIZE_MAX, big = LITE_LARGE_CACHE_SLOTS, big_span = 0;
+  for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
+    if (lite_load_relaxed(&lite_large_cache[i]) == NULL) continue;
+    size_t span = lite_load_relaxed(&lite_large_cache_span[i]);
+    if (span >= need && span < fit_span) fit = i, fit_span = span;
+    if (span > big_span) big = i, big_span = span;
+  }
+  return fit != LITE_LARGE_CACHE_SLOTS ? fit : big;
+}
+
+static bool lite_large_cache_put(lite_segment* seg);
+
+/* Cuts a mapping the caller owns down to `keep` bytes; the pages past that
+ * move (mremap: no copy, no fault) to a 4 MiB-aligned mapping of their own that
+ * goes to the cache. Without a descriptor, an address or a free slot the tail
+ * is unmapped instead. */
+static void lite_large_split(lite_segment* seg, size_t keep) {
+  uintptr_t from = seg->large_base + keep;
+  size_t tail = lite_large_span(seg) - keep;
+  lite_segment* rest = lite_large_desc_new();
+  uint8_t* to = rest != NULL ? lite_os_map_aligned(tail, LITE_SEGMENT_SIZE) : NULL;
+  if (to != NULL && lite_map_register((uintptr_t)to, (uintptr_t)to + 1, rest) &&
+      lite_os_move((void*)from, tail, to, tail)) {
+    LITE_FIELD_SET(seg->large_map_end, from);
+    rest->large_base = (uintptr_t)to;
+    LITE_FIELD_SET(rest->large_map_end, (uintptr_t)to + tail);
+    rest->large_gap = 0;
+    if (!lite_large_cache_put(rest)) lite_large_unmap(rest);
+    return;
+  }
+  if (to != NULL) {
+    lite_map_unregister((uintptr_t)to, (uintptr_t)to + 1);
+    lite_os_unmap(to, tail);
+  }
+  if (rest != NULL) lite_large_desc_release(rest);
+  lite_large_trim_slack(seg, from);
+}
+
+/* Grows a mapping the caller owns to `need` bytes, in place or by moving it
+ * (the pages it has move along). Mappings are never merged: the kernel cannot
+ * grow or move a range that spans several of its mappings. False if the
+ * kernel refused; the mapping is then as it was. */
+static bool lite_large_extend(lite_segment* seg, size_t need) {
+  if (lite_os_grow_inplace((void*)seg->large_base, lite_large_span(seg), need)) {
+    LITE_FIELD_SET(seg->large_map_end, seg->large_base + need);
+    return true;
+  }
+  return lite_large_move(seg, need - LITE_LARGE_HEADER);
+}
+
+/* A cached mapping for a page-aligned block of `body` bytes, made to fit: the
+ * smallest that is large enough, its tail split off, else the largest, grown.
+ * NULL if the cache is empty. *used: how many bytes of the block may hold old
+ * data (the rest is fresh from the kernel, zero). */
+static lite_segment* lite_large_cache_take(size_t body, size_t* used) {
+  size_t need = LITE_LARGE_HEADER + body;
+  lite_segment* seg = NULL;
+  for (int attempt = 0; attempt < 4 && seg == NULL; attempt++) {
+    size_t i = lite_large_cache_pick(need);
+    if (i == LITE_LARGE_CACHE_SLOTS) return NULL;
+    seg = lite_large_cache_grab(i);
+  }
+  if (seg == NULL) return NULL;
+  *used = lite_large_span(seg) - LITE_LARGE_HEADER;
+  if (lite_large_span(seg) < need && !lite_large_extend(seg, need)) {
+    lite_large_unmap(seg);
+    return NULL;
+  }
+  size_t span = lite_large_span(seg);
+  if (span / LITE_LARGE_SPLIT > need && span - need >= LITE_SLICE_SIZE) lite_large_split(seg, need);
+  return seg;
+}
+
+/* Keeps a freed mapping for reuse; false when it does not fit (too large, or
+ * the cache is full, or LITE_MALLOC_PURGE_DELAY=0 asks for memory back at
+ * once). */
 static bool lite_large_cache_put(lite_segment* seg) {
   size_t span = lite_large_span(seg);
-  if (LITE_LARGE_GUARD || seg->large_gap || span > LITE_LARGE_CACHE_BLOCK) return false;
-  size_t allowed = (lite_load_relaxed(&lite_stat.pages_in_use) * LITE_SLICE_SIZE +
-                    lite_load_relaxed(&lite_stat.large_bytes)) / 2;
-  if (allowed < (size_t)lite_options[LITE_OPT_PURGE_BYTES]) allowed = (size_t)lite_options[LITE_OPT_PURGE_BYTES];
-  if (allowed > LITE_LARGE_CACHE_BYTES) allowed = LITE_LARGE_CACHE_BYTES;
-  if (lite_load_relaxed(&lite_stat.large_cached) + span > allowed) {
-    lite_large_cache_drain(true);
+  size_t cached = lite_load_relaxed(&lite_stat.large_cached);
+  if (LITE_LARGE_GUARD || seg->large_gap || span > LITE_LARGE_CACHE_BLOCK ||
+      lite_options[LITE_OPT_PURGE_DELAY] == 0 || cached + span > LITE_LARGE_CACHE_BYTES)
     return false;
-  }
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     if (lite_load_relaxed(&lite_large_cache[i]) != NULL) continue;
     lite_store_relaxed(&lite_large_cache_span[i], span);
@@ -241,18 +303,18 @@ static bool lite_large_cache_put(lite_segment* seg) {
       lite_add_relaxed(&lite_stat.large_cached, span);
       lite_add_relaxed(&lite_stat.large_cached_blocks, 1);
       lite_add_relaxed(&lite_stat.dirty_bytes, span);
-      /* The cache has its own bound; only the purge delay empties it. */
-      lite_purge_maybe();
+      lite_decay_tick();
       return true;
     }
   }
   return false;
 }
 
-/* Unmaps cached mappings (part of a purge): all, or those already cached at
- * the previous purge tick. True if any went. */
+/* Unmaps cached mappings: all, or those already cached at the previous tick.
+ * True if any went. */
 static _Atomic(lite_segment*) lite_large_cache_seen[LITE_LARGE_CACHE_SLOTS];
-bool lite_large_cache_drain(bool all) {
+bool lite_large_release(bool all, bool background) {
+  (void)background;
   bool any = false;
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     lite_segment* seg = lite_load_relaxed(&lite_large_cache[i]);
@@ -263,9 +325,7 @@ bool lite_large_cache_drain(bool all) {
       continue;
     lite_store_relaxed(&lite_large_cache_seen[i], NULL);
     size_t span = lite_large_span(seg);
-    lite_sub_relaxed(&lite_stat.large_cached, span);
-    lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
-    lite_sub_relaxed(&lite_stat.dirty_bytes, span);
+    lite_large_uncount(span);
     lite_add_relaxed(&lite_stat.purged_bytes, span);
     lite_large_unmap(seg);
     any = true;
@@ -280,10 +340,11 @@ void* lite_large_alloc(size_t size, size_t align, bool zero) {
   if (align < LITE_OS_PAGE) align = LITE_OS_PAGE;
   size_t body = lite_round_page(size ? size : 1);
   if (body < size || body > PTRDIFF_MAX - align - LITE_SEGMENT_SIZE) return NULL;
-  lite_segment* seg = align == LITE_OS_PAGE ? lite_large_cache_take(body) : NULL;
+  size_t used = 0;
+  lite_segment* seg = align == LITE_OS_PAGE ? lite_large_cache_take(body, &used) : NULL;
   if (seg != NULL) {
     LITE_FIELD_SET(seg->large_user, seg->large_base + LITE_LARGE_HEADER);
-    if (zero) memset((void*)seg->large_user, 0, body);
+    if (zero) memset((void*)seg->large_user, 0, used < body ? used : body);
   } else {
     seg = lite_large_map(body, align); /* fresh mappings are zero */
     if (seg == NULL) return NULL;
@@ -323,12 +384,14 @@ size_t lite_large_usable(lite_segment* seg, const void* p) {
 }
 
 /* Shrinks in place (unmapping a tail of 64 KiB or more), grows in place into
- * slack or when the kernel can extend the mapping, and otherwise moves. */
-void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
+ * slack or when the kernel can extend the mapping, or moves the pages with
+ * mremap. NULL when the block must be copied instead (the caller, realloc,
+ * does that: this layer does not allocate). */
+void* lite_large_resize(lite_segment* seg, void* p, size_t size) {
   lite_large_check(seg, p, "invalid realloc");
   uintptr_t user = seg->large_user, end = seg->large_end, map_end = seg->large_map_end;
   size_t usable = end - user, body = lite_round_page(size);
-  if (size <= LITE_MEDIUM_MAX || (LITE_LARGE_GUARD && size <= usable / 2)) goto move;
+  if (size <= LITE_MEDIUM_MAX || (LITE_LARGE_GUARD && size <= usable / 2)) return NULL;
   if (body <= map_end - user && (LITE_LARGE_GUARD == 0 || body <= usable)) {
     uintptr_t new_end = user + body;
     if (!LITE_LARGE_GUARD) {
@@ -351,10 +414,5 @@ void* lite_large_realloc(lite_segment* seg, void* p, size_t size) {
     lite_add_relaxed(&lite_stat.large_bytes, body - usable);
     return (void*)seg->large_user;
   }
-move:;
-  void* q = lite_malloc(size);
-  if (q == NULL) return NULL;
-  memcpy(q, p, size < usable ? size : usable);
-  lite_large_free(seg, p);
-  return q;
+  return NULL;
 }

@@ -28,10 +28,11 @@
 #define LITE_MALLOC_USE_PERTHREAD_ENGINES 1
 #endif
 
-/* Free-but-resident memory allowed before it is handed back to the OS (bytes);
- * the real bound is the larger of this and half of the memory in use. */
+/* Free-but-resident bytes past which free slices go back to the OS at once,
+ * without waiting for LITE_MALLOC_PURGE_DELAY; 0 (default): no such bound, the
+ * delay alone decides (decay.c). */
 #ifndef LITE_MALLOC_PURGE_BYTES
-#define LITE_MALLOC_PURGE_BYTES (4u << 20)
+#define LITE_MALLOC_PURGE_BYTES 0
 #endif
 
 /* 1: thread-local state uses the global-dynamic TLS model so the shared library

@@ -186,10 +186,12 @@ LITE_INLINE lite_segment* lite_segment_of_page(const lite_page* page) {
   X(PURGE_DELAY, purge_delay, 100,                                                       \
     "milliseconds free memory may stay resident before going back to the OS")            \
   X(PURGE_BYTES, purge_bytes, LITE_MALLOC_PURGE_BYTES,                                   \
-    "free resident bytes returned at once when exceeded (or half the memory in use)")    \
+    "free resident bytes returned at once when exceeded, whatever the delay (0: no bound)") \
   X(ZERO_FREED, zero_freed, 0, "1: hardened builds zero small blocks when they are freed")  \
   X(RECLAIM, reclaim, 1,                                                                 \
-    "0: never take free memory from other threads' fronts (malloc_trim, purge ticks)")
+    "0: never take free memory from other threads' fronts (malloc_trim, purge ticks)")  \
+  X(BACKGROUND, background, 0,                                                           \
+    "1: a thread of lite_malloc's own runs the purge ticks, so idle memory goes back")
 
 #define LITE_OPTION_ENUM(NAME, name, def, doc) LITE_OPT_##NAME,
 enum { LITE_RUNTIME_OPTIONS(LITE_OPTION_ENUM) LITE_OPTION_COUNT };
@@ -210,6 +212,9 @@ bool lite_os_move(void* p, size_t old_size, void* to, size_t new_size) LITE_HIDD
 void lite_os_write_stderr(const char* s, size_t n) LITE_HIDDEN;
 bool lite_os_membarrier(void) LITE_HIDDEN;
 void lite_os_fork_child(void) LITE_HIDDEN;
+bool lite_os_thread_start(void* stack_top, void* tls, void (*fn)(void*), void* arg) LITE_HIDDEN;
+void lite_os_sleep_on(_Atomic(uint32_t)* word, uint32_t value, uint64_t ms) LITE_HIDDEN;
+void lite_os_wake(_Atomic(uint32_t)* word) LITE_HIDDEN;
 uint64_t lite_os_now_ms(void) LITE_HIDDEN;
 __attribute__((noreturn)) void lite_os_abort(void) LITE_HIDDEN;
 
@@ -220,10 +225,29 @@ lite_page* lite_slices_claim(uint32_t engine, size_t count) LITE_HIDDEN;
 void lite_slices_release(lite_page* page) LITE_HIDDEN;
 bool lite_map_register(uintptr_t start, uintptr_t end, lite_segment* seg) LITE_HIDDEN;
 void lite_map_unregister(uintptr_t start, uintptr_t end) LITE_HIDDEN;
-bool lite_purge(void) LITE_HIDDEN;
 bool lite_purge_some(bool all) LITE_HIDDEN;
-void lite_purge_maybe(void) LITE_HIDDEN;
 void lite_segments_fork_child(void (*visit)(lite_page* page)) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * decay.c: when free memory goes back (the bottom of reclamation)
+ * ------------------------------------------------------------------------- */
+/* A layer above that holds free memory: releases what has been free since the
+ * previous tick, or everything (all); background: called from the background
+ * thread, which has no thread-local state. True if anything was released. */
+typedef bool (*lite_release_fn)(bool all, bool background);
+/* NULL-terminated; defined by the entry layer (alloc.c), lowest layer first. */
+extern const lite_release_fn lite_release_sources[] LITE_HIDDEN;
+void lite_decay_tick(void) LITE_HIDDEN;
+bool lite_decay_run(bool all, bool background) LITE_HIDDEN;
+uint64_t lite_decay_period_ms(void) LITE_HIDDEN;
+
+/* ----------------------------------------------------------------------------
+ * background.c: the opt-in background purger
+ * ------------------------------------------------------------------------- */
+void lite_background_start(void) LITE_HIDDEN;
+void lite_background_fork_child(void) LITE_HIDDEN;
+bool lite_background_self(void) LITE_HIDDEN;
+uint64_t lite_background_ticks(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
  * page.c: pages of blocks
@@ -238,7 +262,7 @@ void lite_page_retire(lite_front* f, lite_page* page) LITE_HIDDEN;
 bool lite_page_retire_free(lite_front* f, lite_page** head, lite_page* keep, bool collect) LITE_HIDDEN;
 void lite_page_abandon_all(lite_front* f) LITE_HIDDEN;
 bool lite_page_trim_own(lite_front* f) LITE_HIDDEN;
-bool lite_page_trim_engines(void) LITE_HIDDEN;
+bool lite_page_trim_engines(bool all, bool background) LITE_HIDDEN;
 
 /* Count of blocks on an xfree word (an armed word holds none). */
 LITE_INLINE uint32_t lite_xfree_count(uint64_t x) {
@@ -315,7 +339,7 @@ LITE_INLINE bool lite_busy_begin(lite_front* f) {
 }
 LITE_INLINE void lite_busy_end(lite_front* f) { lite_store_release(&f->busy, 0); }
 bool lite_front_claim_own(lite_front* f) LITE_HIDDEN;
-bool lite_reclaim(bool all) LITE_HIDDEN;
+bool lite_reclaim(bool all, bool background) LITE_HIDDEN;
 void lite_reclaim_fork_child(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
@@ -358,9 +382,9 @@ LITE_INLINE lite_handle* lite_handle_at(uint32_t hid) {
  * large.c: blocks mapped directly
  * ------------------------------------------------------------------------- */
 void* lite_large_alloc(size_t size, size_t align, bool zero) LITE_HIDDEN;
-bool lite_large_cache_drain(bool all) LITE_HIDDEN;
+bool lite_large_release(bool all, bool background) LITE_HIDDEN;
 void lite_large_free(lite_segment* seg, void* p) LITE_HIDDEN;
-void* lite_large_realloc(lite_segment* seg, void* p, size_t size) LITE_HIDDEN;
+void* lite_large_resize(lite_segment* seg, void* p, size_t size) LITE_HIDDEN;
 size_t lite_large_usable(lite_segment* seg, const void* p) LITE_HIDDEN;
 bool lite_large_recently_freed(const void* p) LITE_HIDDEN;
 
@@ -375,6 +399,7 @@ typedef struct lite_counters {
   _Atomic(size_t) large_cached; /* bytes of freed large mappings kept (part of dirty_bytes) */
   _Atomic(size_t) large_cached_blocks; /* and how many */
   _Atomic(uint64_t) retired_frees[LITE_CLASSES]; /* blocks counted by pages since released */
+  _Atomic(uint64_t) os_maps, os_unmaps, os_purges, os_remaps; /* system calls made */
 } lite_counters;
 extern lite_counters lite_stat LITE_HIDDEN;
 __attribute__((noreturn)) void lite_fatal(const char* what, const void* p, const char* reason) LITE_HIDDEN;

@@ -92,6 +92,19 @@ typedef struct lite_malloc_stats {
 } lite_malloc_stats;
 LITE_API void lite_malloc_get_stats(lite_malloc_stats* out);
 
+/* System calls made so far and what the decay holds (a struct of its own, so
+ * that lite_malloc_stats keeps its layout). */
+typedef struct lite_malloc_os_stats {
+  uint64_t maps;                /* mmap calls (segments, large blocks, tables) */
+  uint64_t unmaps;              /* munmap calls */
+  uint64_t purges;              /* madvise(MADV_DONTNEED) calls */
+  uint64_t remaps;              /* mremap calls (large blocks grown or moved) */
+  size_t large_cached_bytes;    /* freed large mappings kept for reuse */
+  size_t large_cached_blocks;   /* and how many */
+  uint64_t background_ticks;    /* decay ticks run by the background thread */
+} lite_malloc_os_stats;
+LITE_API void lite_malloc_get_os_stats(lite_malloc_os_stats* out);
+
 /* Per size class (index 0 .. size_classes-1; see lite_malloc_get_config). The
  * figures of other threads are read while they run, so they are a snapshot. */
 typedef struct lite_malloc_class_stats {

@@ -23,6 +23,7 @@
 /* Sanitizer builds call libc by name so the sanitizer sees mappings come and go
  * (TSan would otherwise take reuse of an unmapped range for a race). */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <time.h>
 #include <stdlib.h>
@@ -49,6 +50,31 @@ static long lite_sys_write(const char* s, size_t n) { return write(2, s, n); }
 static long lite_sys_mprotect_none(void* p, size_t size) { return lite_libc_result(mprotect(p, size, PROT_NONE)); }
 static void lite_sys_abort(void) { abort(); }
 static long lite_sys_membarrier(int cmd) { int saved = errno; long r = lite_libc_result(syscall(SYS_membarrier, cmd, 0, 0)); errno = saved; return r; }
+static long lite_sys_futex(_Atomic(uint32_t)* word, int op, uint32_t value, const struct timespec* ts) {
+  int saved = errno;
+  long r = lite_libc_result(syscall(SYS_futex, word, op, value, ts, 0, 0));
+  errno = saved;
+  return r;
+}
+static long lite_sys_sigmask(int how, const uint64_t* set, uint64_t* old) {
+  return lite_libc_result(syscall(SYS_rt_sigprocmask, how, set, old, sizeof(uint64_t)));
+}
+struct lite_clone_start { void (*fn)(void*); void* arg; };
+static int lite_clone_entry(void* start) {
+  struct lite_clone_start* s = start;
+  s->fn(s->arg);
+  syscall(SYS_exit, 0);
+  return 0;
+}
+static long lite_sys_clone(unsigned long flags, void* stack_top, void* tls, void (*fn)(void*), void* arg) {
+  struct lite_clone_start* s = (struct lite_clone_start*)stack_top - 1;
+  s->fn = fn;
+  s->arg = arg;
+  int saved = errno;
+  long r = lite_libc_result(clone(lite_clone_entry, (void*)((uintptr_t)s & ~(uintptr_t)15), (int)flags, s, NULL, tls, NULL));
+  errno = saved;
+  return r;
+}
 #else
 #if defined(__x86_64__)
 static inline long lite_syscall6(long n, long a, long b, long c, long d, long e, long f) {
@@ -100,6 +126,62 @@ static long lite_sys_mprotect_none(void* p, size_t size) {
   return lite_syscall6(SYS_mprotect, (long)p, (long)size, PROT_NONE, 0, 0, 0);
 }
 static long lite_sys_membarrier(int cmd) { return lite_syscall6(SYS_membarrier, cmd, 0, 0, 0, 0, 0); }
+static long lite_sys_futex(_Atomic(uint32_t)* word, int op, uint32_t value, const struct timespec* ts) {
+  return lite_syscall6(SYS_futex, (long)word, op, value, (long)ts, 0, 0);
+}
+static long lite_sys_sigmask(int how, const uint64_t* set, uint64_t* old) {
+  return lite_syscall6(SYS_rt_sigprocmask, how, (long)set, (long)old, sizeof(uint64_t), 0, 0);
+}
+/* clone(2) for a thread that runs fn(arg) on stack_top and then exits: the
+ * child never returns into C code, so it finds fn and arg on its new stack. */
+static long lite_sys_clone(unsigned long flags, void* stack_top, void* tls, void (*fn)(void*), void* arg) {
+  uintptr_t* sp = (uintptr_t*)stack_top - 2;
+  sp[0] = (uintptr_t)fn;
+  sp[1] = (uintptr_t)arg;
+#if defined(__x86_64__)
+  long ret;
+  register long r10 __asm__("r10") = 0;
+  register long r8 __asm__("r8") = (long)tls;
+  __asm__ volatile(
+      "syscall\n\t"
+      "test %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xor %%ebp, %%ebp\n\t"
+      "pop %%rax\n\t"
+      "pop %%rdi\n\t"
+      "call *%%rax\n\t"
+      "mov $60, %%eax\n\t" /* SYS_exit: this thread only */
+      "xor %%edi, %%edi\n\t"
+      "syscall\n\t"
+      "hlt\n"
+      "1:"
+      : "=a"(ret)
+      : "a"(SYS_clone), "D"(flags), "S"(sp), "d"(0), "r"(r10), "r"(r8)
+      : "rcx", "r11", "memory");
+  return ret;
+#else
+  register long x8 __asm__("x8") = SYS_clone;
+  register long x0 __asm__("x0") = (long)flags;
+  register long x1 __asm__("x1") = (long)sp;
+  register long x2 __asm__("x2") = 0;
+  register long x3 __asm__("x3") = (long)tls;
+  register long x4 __asm__("x4") = 0;
+  __asm__ volatile(
+      "svc 0\n\t"
+      "cbnz x0, 1f\n\t"
+      "mov x29, xzr\n\t"
+      "ldp x1, x0, [sp], #16\n\t"
+      "blr x1\n\t"
+      "mov x8, #93\n\t" /* SYS_exit: this thread only */
+      "mov x0, xzr\n\t"
+      "svc 0\n"
+      "1:"
+      : "+r"(x0)
+      : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4)
+      : "x30", "memory");
+  return x0;
+#endif
+}
 static void lite_sys_abort(void) {
   long tid = lite_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
   long pid = lite_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
@@ -160,6 +242,7 @@ static inline bool lite_fault(lite_malloc_fault op) {
 void* lite_os_map(size_t size, void* hint) {
   if (lite_fault(LITE_FAULT_MMAP)) return NULL;
   long r = lite_sys_mmap(hint, size);
+  lite_add_relaxed(&lite_stat.os_maps, 1);
   if (lite_sys_failed(r)) return NULL;
   lite_add_relaxed(&lite_stat.mapped_bytes, size);
   return (void*)r;
@@ -170,6 +253,7 @@ void* lite_os_map(size_t size, void* hint) {
 bool lite_os_map_at(void* p, size_t size) {
   if (lite_fault(LITE_FAULT_MMAP)) return false;
   long r = lite_sys_mmap_flags(p, size, MAP_FIXED_NOREPLACE);
+  lite_add_relaxed(&lite_stat.os_maps, 1);
   if (lite_sys_failed(r)) return false;
   if ((void*)r != p) {
     lite_sys_munmap((void*)r, size);
@@ -183,7 +267,9 @@ bool lite_os_map_at(void* p, size_t size) {
  * the range then stays mapped and counted. */
 bool lite_os_unmap(void* p, size_t size) {
   if (size == 0) return true;
-  if (lite_fault(LITE_FAULT_MUNMAP) || lite_sys_failed(lite_sys_munmap(p, size))) return false;
+  if (lite_fault(LITE_FAULT_MUNMAP)) return false;
+  lite_add_relaxed(&lite_stat.os_unmaps, 1);
+  if (lite_sys_failed(lite_sys_munmap(p, size))) return false;
   lite_sub_relaxed(&lite_stat.mapped_bytes, size);
   return true;
 }
@@ -212,6 +298,7 @@ void* lite_os_map_aligned(size_t size, size_t align) {
 }
 
 bool lite_os_purge(void* p, size_t size) {
+  lite_add_relaxed(&lite_stat.os_purges, 1);
   return !lite_fault(LITE_FAULT_MADVISE) && !lite_sys_failed(lite_sys_madvise(p, size));
 }
 
@@ -219,6 +306,7 @@ bool lite_os_protect_none(void* p, size_t size) { return !lite_sys_failed(lite_s
 
 bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) {
   long r = lite_sys_mremap(p, old_size, new_size, 0, NULL);
+  lite_add_relaxed(&lite_stat.os_remaps, 1);
   if (lite_sys_failed(r)) return false;
   lite_add_relaxed(&lite_stat.mapped_bytes, new_size - old_size);
   return true;
@@ -229,6 +317,7 @@ bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) {
 bool lite_os_move(void* p, size_t old_size, void* to, size_t new_size) {
   if (lite_fault(LITE_FAULT_MMAP)) return false;
   long r = lite_sys_mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+  lite_add_relaxed(&lite_stat.os_remaps, 1);
   if (lite_sys_failed(r)) return false;
   lite_sub_relaxed(&lite_stat.mapped_bytes, old_size);
   return true;
@@ -263,6 +352,34 @@ bool lite_os_membarrier(void) {
   }
   return mode > 0 && !lite_sys_failed(lite_sys_membarrier(mode));
 }
+
+// -----------------------------------------------------------------------------
+// A thread of lite_malloc's own, and sleeping on a word
+// -----------------------------------------------------------------------------
+#define LITE_FUTEX_WAIT_PRIVATE 128
+#define LITE_FUTEX_WAKE_PRIVATE 129
+
+/* Starts a thread that runs fn(arg) on the stack below stack_top (16-byte
+ * aligned), with thread pointer tls and every signal blocked, and exits when
+ * fn returns. libc knows nothing of it: fn must not call libc or read
+ * thread-local variables other than through tls. */
+bool lite_os_thread_start(void* stack_top, void* tls, void (*fn)(void*), void* arg) {
+  const unsigned long flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000 | 0x80000;
+  /* CLONE_VM FS FILES SIGHAND THREAD SYSVSEM SETTLS */
+  uint64_t all = ~(uint64_t)0, old = 0;
+  lite_sys_sigmask(0 /* SIG_BLOCK */, &all, &old); /* the child inherits the mask */
+  long r = lite_sys_clone(flags, stack_top, tls, fn, arg);
+  lite_sys_sigmask(2 /* SIG_SETMASK */, &old, NULL);
+  return !lite_sys_failed(r);
+}
+
+/* Sleeps until *word is woken, no longer holds value, or ms have passed. */
+void lite_os_sleep_on(_Atomic(uint32_t)* word, uint32_t value, uint64_t ms) {
+  struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+  lite_sys_futex(word, LITE_FUTEX_WAIT_PRIVATE, value, &ts);
+}
+
+void lite_os_wake(_Atomic(uint32_t)* word) { lite_sys_futex(word, LITE_FUTEX_WAKE_PRIVATE, 1, NULL); }
 
 /* A forked child is a new process to the kernel: it registers again. */
 void lite_os_fork_child(void) { lite_store_relaxed(&lite_membarrier_mode, 0); }

@@ -235,7 +235,7 @@ void* lite_page_malloc_slow(lite_front* f, size_t cls) {
   if (!lite_busy_begin(f)) return lite_page_malloc_frontless(f, cls);
   void* p = lite_page_malloc_owned(f, cls);
   lite_busy_end(f);
-  lite_purge_maybe();
+  lite_decay_tick();
   return p;
 }
 
@@ -357,7 +357,8 @@ bool lite_page_trim_own(lite_front* f) {
   return any;
 }
 
-bool lite_page_trim_engines(void) {
+bool lite_page_trim_engines(bool all, bool background) {
+  (void)all, (void)background; /* abandoned pages are looked at once: they are no one's */
   bool any = false;
   /* Only engines that had pages abandoned since the last trim are scanned. A
    * push racing with the exchange sets the flag again for the next trim. */

@@ -1,7 +1,7 @@
 /* Reclaiming the free memory of fronts whose owners are not looking at it: an
  * idle thread's pages that other threads freed into, the current page of a
  * class it no longer uses. Called from malloc_trim on any thread and from the
- * purge ticks that allocations drive, never waiting for the owner.
+ * decay ticks (decay.c), never waiting for the owner.
  *
  * The owner works on its front without atomics. A reclaimer gets the front by
  * the handle's steal word (CAS FREE -> HELD) and keeps the owner out with an
@@ -92,9 +92,8 @@ static bool lite_reclaim_due(lite_handle* h) {
 
 /* One pass over every front but the caller's (all) or those due (a tick).
  * Sets *again when a slot was revoked (a second pass releases it). */
-static bool lite_reclaim_pass(bool all, bool* again) {
+static bool lite_reclaim_pass(bool all, lite_front* self, bool* again) {
   bool any = false;
-  lite_front* self = lite_tls_front;
   uint32_t count = lite_load_acquire(&lite_handles.count);
   for (uint32_t base = 0; base < count; base += LITE_RECLAIM_BATCH) {
     lite_handle* held[LITE_RECLAIM_BATCH];
@@ -131,17 +130,18 @@ static bool lite_reclaim_pass(bool all, bool* again) {
   return any;
 }
 
-bool lite_reclaim(bool all) {
+bool lite_reclaim(bool all, bool background) {
   if (!lite_options[LITE_OPT_RECLAIM]) return false;
+  lite_front* self = background ? NULL : lite_tls_front;
   int idle = 0;
   if (!atomic_compare_exchange_strong_explicit(&lite_reclaiming, &idle, 1, memory_order_acquire,
                                                memory_order_relaxed))
     return false;
   bool again = false;
-  bool any = lite_reclaim_pass(all, &again);
+  bool any = lite_reclaim_pass(all, self, &again);
   if (all && again) {
     again = false;
-    any |= lite_reclaim_pass(true, &again);
+    any |= lite_reclaim_pass(true, self, &again);
   }
   lite_store_release(&lite_reclaiming, 0);
   return any;

@@ -2,9 +2,10 @@
  *
  * A segment is 4 MiB, 4 MiB-aligned: slice 0 holds the header and the page
  * descriptors, slices 1..63 are claimed in runs by setting bits in used_mask with
- * a CAS. Released slices stay mapped and are marked dirty; once enough dirty
- * memory piles up, lite_purge() claims the dirty runs, madvises them away and
- * releases them again, so memory goes back to the OS without a syscall per free.
+ * a CAS. Released slices stay mapped and are marked dirty; the decay ticks
+ * (decay.c) call lite_purge_some, which claims the runs that have stayed dirty
+ * for a tick, madvises them away and releases them again, so memory goes back
+ * to the OS without a syscall per free.
  * A segment left entirely free is hollowed (lite_purge_header): its data
  * slices are unmapped, its header slice never is, so page descriptors stay
  * readable for the lock-free stacks that may still hold stale page ids.
@@ -93,12 +94,10 @@ static lite_segment* lite_segment_map(void) {
   if (count < 1) count = 1;
   if (count > LITE_MALLOC_SEGMENT_BATCH) count = LITE_MALLOC_SEGMENT_BATCH;
   uint8_t* batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
-  /* Out of address space or commit: cached large mappings and free segments
-   * go back first, then one more try. */
-  if (batch == NULL) {
-    bool drained = lite_large_cache_drain(true);
-    if (lite_purge() || drained) batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
-  }
+  /* Out of address space or commit: every cache goes back first (free
+   * segments are hollowed), then one more try. */
+  if (batch == NULL && lite_decay_run(true, false))
+    batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
   if (batch == NULL && count > 1) {
     count = 1;
     batch = lite_os_map_aligned(LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
@@ -205,7 +204,7 @@ lite_page* lite_slices_claim(uint32_t engine, size_t count) {
 }
 
 /* Gives a page's slices back to its segment. The memory stays resident (dirty)
- * until a purge; a purge runs once dirty memory passes the threshold. */
+ * until a decay tick purges it. */
 void lite_slices_release(lite_page* page) {
   lite_segment* seg = lite_segment_of_page(page);
   if (page->kind == LITE_PAGE_BLOCKS) lite_add_relaxed(&lite_stat.retired_frees[page->cls], page->frees);
@@ -220,43 +219,10 @@ void lite_slices_release(lite_page* page) {
   atomic_fetch_or_explicit(&seg->dirty_mask, mask, memory_order_relaxed);
   atomic_fetch_and_explicit(&seg->used_mask, ~mask, memory_order_release);
   lite_sub_relaxed(&lite_stat.pages_in_use, count);
-  lite_purge_maybe();
+  lite_decay_tick();
 }
 
-/* Purges when `dirty` bytes of free slices pass the bound (LITE_MALLOC_PURGE_BYTES,
- * or half of the memory in use if larger), or when the last purge is older than
- * LITE_MALLOC_PURGE_DELAY milliseconds (the clock is read every 16th call). */
-/* The same clock drives the reclaim ticks (reclaim.c), at most every
- * max(delay, 10 ms): they look for free memory held by idle threads, so they
- * run even when nothing is dirty. */
-static _Atomic(uint64_t) lite_last_purge_ms, lite_last_reclaim_ms;
 static _Atomic(int) lite_purging;
-static __thread unsigned lite_tick_calls LITE_TLS_MODEL;
-
-void lite_purge_maybe(void) {
-  size_t dirty = lite_load_relaxed(&lite_stat.dirty_bytes);
-  uint64_t delay = (uint64_t)lite_options[LITE_OPT_PURGE_DELAY];
-  if (dirty != 0) {
-    dirty -= lite_load_relaxed(&lite_stat.large_cached);
-    size_t allowed = (lite_load_relaxed(&lite_stat.pages_in_use) * LITE_SLICE_SIZE +
-                      lite_load_relaxed(&lite_stat.large_bytes)) / 2;
-    if (allowed < (size_t)lite_options[LITE_OPT_PURGE_BYTES]) allowed = (size_t)lite_options[LITE_OPT_PURGE_BYTES];
-    if (dirty > allowed) {
-      lite_purge_some(true);
-      return;
-    }
-  }
-  if (delay != 0 && lite_tick_calls++ % 16 != 0) return;
-  uint64_t now = lite_os_now_ms();
-  if (dirty != 0 && now - lite_load_relaxed(&lite_last_purge_ms) >= delay) lite_purge_some(delay == 0);
-  uint64_t last = lite_load_relaxed(&lite_last_reclaim_ms);
-  if (now - last >= (delay > 10 ? delay : 10) &&
-      atomic_compare_exchange_strong_explicit(&lite_last_reclaim_ms, &last, now, memory_order_relaxed,
-                                              memory_order_relaxed)) {
-    lite_reclaim(false);
-    lite_page_trim_engines();
-  }
-}
 
 // -----------------------------------------------------------------------------
 // Purging
@@ -337,18 +303,17 @@ static lite_segment* lite_segment_refill(uint32_t engine) {
   return NULL;
 }
 
-/* Hands dirty free slices back to the OS: all of them, or (a purge-delay tick)
+/* Hands dirty free slices back to the OS: all of them, or (a decay tick)
  * those that were already dirty at the previous tick, so memory is returned
- * once it has been idle for at least one delay. Only one thread purges at a
- * time; a thread that finds a purge under way returns at once. */
-bool lite_purge(void) { return lite_purge_some(true); }
-
+ * once it has been idle for at least one delay; segments left entirely free
+ * are hollowed. Only one thread purges at a time; a thread that finds a purge
+ * under way returns at once. */
 bool lite_purge_some(bool all) {
   int idle = 0;
   if (!atomic_compare_exchange_strong_explicit(&lite_purging, &idle, 1, memory_order_acquire,
                                                memory_order_relaxed))
     return false;
-  bool any = lite_large_cache_drain(all);
+  bool any = false;
   for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
     for (lite_segment* seg = lite_load_acquire(&lite_engines[e].segments); seg != NULL;
          seg = seg->next) {
@@ -375,7 +340,6 @@ bool lite_purge_some(bool all) {
       any = any || done != 0;
     }
   }
-  lite_store_relaxed(&lite_last_purge_ms, lite_os_now_ms());
   lite_store_release(&lite_purging, 0);
   return any;
 }

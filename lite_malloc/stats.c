@@ -143,6 +143,16 @@ void lite_malloc_get_stats(lite_malloc_stats* out) {
     out->cas_retries += lite_load_relaxed(&lite_engines[e].retries);
 }
 
+void lite_malloc_get_os_stats(lite_malloc_os_stats* out) {
+  out->maps = lite_load_relaxed(&lite_stat.os_maps);
+  out->unmaps = lite_load_relaxed(&lite_stat.os_unmaps);
+  out->purges = lite_load_relaxed(&lite_stat.os_purges);
+  out->remaps = lite_load_relaxed(&lite_stat.os_remaps);
+  out->large_cached_bytes = lite_load_relaxed(&lite_stat.large_cached);
+  out->large_cached_blocks = lite_load_relaxed(&lite_stat.large_cached_blocks);
+  out->background_ticks = lite_background_ticks();
+}
+
 // -----------------------------------------------------------------------------
 // Reports
 // -----------------------------------------------------------------------------
