@@ -2,9 +2,10 @@
  *
  * Free memory is kept while it may be reused and returned once it has stayed
  * free for LITE_MALLOC_PURGE_DELAY. A tick runs at most once per delay; each
- * tick releases what was already free at the previous one, so memory goes
- * back between one and two delays after it was freed, and memory freed and
- * reused within one delay is never returned and faulted in again. That holds
+ * tick releases what was already free at the previous one, or is stamped
+ * (lite_decay_now) as free for a whole delay, so memory goes back between one
+ * and two delays after it was freed even when ticks are far apart, and memory
+ * freed and reused within one delay is never returned and faulted in again. That holds
  * for every kind of free memory: dirty slices and segments that are entirely
  * free (segment.c), cached large mappings (large.c), pages left in the fronts
  * of idle threads (reclaim.c) and pages abandoned by exited ones (page.c).
@@ -22,6 +23,11 @@
 #include "lite_internal.h"
 
 static _Atomic(uint64_t) lite_last_tick_ms;
+_Atomic(uint64_t) lite_decay_now;
+
+bool lite_decay_expired(uint64_t stamp, uint64_t now) {
+  return now - stamp >= (uint64_t)lite_options[LITE_OPT_PURGE_DELAY];
+}
 static __thread unsigned lite_tick_calls LITE_TLS_MODEL;
 
 /* The tick period: the delay, but not more often than every 10 ms. */
@@ -32,6 +38,7 @@ uint64_t lite_decay_period_ms(void) {
 
 bool lite_decay_run(bool all, bool background) {
   bool any = false;
+  lite_store_relaxed(&lite_decay_now, lite_os_now_ms());
   for (const lite_release_fn* source = lite_release_sources; *source != NULL; source++)
     any |= (*source)(all, background);
   return lite_purge_some(all) || any;
@@ -48,6 +55,7 @@ void lite_decay_tick(void) {
   if (delay != 0 && lite_tick_calls++ % 16 != 0) return;
   if (delay == 0 && lite_load_relaxed(&lite_stat.dirty_bytes) != 0) lite_purge_some(true);
   uint64_t now = lite_os_now_ms(), last = lite_load_relaxed(&lite_last_tick_ms);
+  lite_store_relaxed(&lite_decay_now, now);
   if (now - last >= lite_decay_period_ms() &&
       atomic_compare_exchange_strong_explicit(&lite_last_tick_ms, &last, now, memory_order_relaxed,
                                               memory_order_relaxed))

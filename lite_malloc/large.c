@@ -297,6 +297,7 @@ static bool lite_large_cache_put(lite_segment* seg) {
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     if (lite_load_relaxed(&lite_large_cache[i]) != NULL) continue;
     lite_store_relaxed(&lite_large_cache_span[i], span);
+    lite_store_relaxed(&seg->large_cached_ms, lite_load_relaxed(&lite_decay_now));
     lite_segment* empty = NULL;
     if (atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &empty, seg,
                                                 memory_order_release, memory_order_relaxed)) {
@@ -316,10 +317,14 @@ static _Atomic(lite_segment*) lite_large_cache_seen[LITE_LARGE_CACHE_SLOTS];
 bool lite_large_release(bool all, bool background) {
   (void)background;
   bool any = false;
+  uint64_t now = lite_load_relaxed(&lite_decay_now);
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     lite_segment* seg = lite_load_relaxed(&lite_large_cache[i]);
     lite_segment* seen = lite_exchange(&lite_large_cache_seen[i], seg, memory_order_relaxed);
-    if (seg == NULL || (!all && seg != seen)) continue;
+    /* Descriptors are never unmapped: the stamp of one taken meanwhile reads stale, not faults. */
+    if (seg == NULL ||
+        (!all && seg != seen && !lite_decay_expired(lite_load_relaxed(&seg->large_cached_ms), now)))
+      continue;
     if (!atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &seg, NULL,
                                                  memory_order_acquire, memory_order_relaxed))
       continue;

@@ -238,6 +238,11 @@ typedef bool (*lite_release_fn)(bool all, bool background);
 /* NULL-terminated; defined by the entry layer (alloc.c), lowest layer first. */
 extern const lite_release_fn lite_release_sources[] LITE_HIDDEN;
 void lite_decay_tick(void) LITE_HIDDEN;
+/* The decay clock: milliseconds as read by the last tick (coarse, no system
+ * call to read it). Free memory is stamped with it. */
+extern _Atomic(uint64_t) lite_decay_now LITE_HIDDEN;
+/* True when memory stamped at `stamp` has been free for a whole delay. */
+bool lite_decay_expired(uint64_t stamp, uint64_t now) LITE_HIDDEN;
 bool lite_decay_run(bool all, bool background) LITE_HIDDEN;
 uint64_t lite_decay_period_ms(void) LITE_HIDDEN;
 

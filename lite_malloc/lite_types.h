@@ -98,6 +98,7 @@ typedef struct lite_segment {
   _Atomic(uint64_t) used_mask;   /* slices handed out (bit 0: the header) */
   _Atomic(uint64_t) dirty_mask;  /* free slices still backed by memory */
   _Atomic(uint64_t) dirty_seen;  /* dirty slices at the last purge tick (decay) */
+  _Atomic(uint64_t) dirty_ms;    /* decay clock when a slice was last released */
   _Atomic(bool) header_purged;   /* descriptors purged since the segment was last used */
   /* LITE_HOLLOW_*: slices 1..63 unmapped (only this header slice stays, so page
    * descriptors stay readable); used_mask is all ones meanwhile. */
@@ -110,6 +111,7 @@ typedef struct lite_segment {
   uintptr_t large_base;          /* start of the mapping */
   uint32_t large_index;          /* place in the table of descriptors (large.c) */
   _Atomic(uint32_t) large_free_next; /* next free descriptor + 1, while free */
+  _Atomic(uint64_t) large_cached_ms; /* decay clock when the mapping was cached */
   lite_page pages[];             /* LITE_SEGMENT_PAGES only: one per slice */
 } lite_segment;
 

@@ -216,6 +216,7 @@ void lite_slices_release(lite_page* page) {
   uint64_t mask = lite_run_mask(count) << first;
   size_t bytes = count * LITE_SLICE_SIZE;
   lite_add_relaxed(&lite_stat.dirty_bytes, bytes);
+  lite_store_relaxed(&seg->dirty_ms, lite_load_relaxed(&lite_decay_now));
   atomic_fetch_or_explicit(&seg->dirty_mask, mask, memory_order_relaxed);
   atomic_fetch_and_explicit(&seg->used_mask, ~mask, memory_order_release);
   lite_sub_relaxed(&lite_stat.pages_in_use, count);
@@ -314,12 +315,15 @@ bool lite_purge_some(bool all) {
                                                memory_order_relaxed))
     return false;
   bool any = false;
+  uint64_t now = lite_load_relaxed(&lite_decay_now);
   for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {
     for (lite_segment* seg = lite_load_acquire(&lite_engines[e].segments); seg != NULL;
          seg = seg->next) {
       uint64_t used = lite_load_relaxed(&seg->used_mask);
       uint64_t dirty = lite_load_relaxed(&seg->dirty_mask);
       uint64_t old = lite_exchange(&seg->dirty_seen, dirty, memory_order_relaxed);
+      /* Nothing released here for a whole delay: all of it is old. */
+      if (lite_decay_expired(lite_load_relaxed(&seg->dirty_ms), now)) old = ~(uint64_t)0;
       uint64_t take;
       do {
         take = lite_load_relaxed(&seg->dirty_mask) & ~used & (all ? ~(uint64_t)0 : old);
