@@ -29,7 +29,8 @@ HelperResult RunOptionsHelper(const std::vector<std::string>& args, const std::v
 // Returns "" when `text` is exactly that for the given values (each option's
 // description only has to be there), else what differs.
 std::string CheckVerboseBlock(const std::string& text, long stats, long verbose, long purge_delay,
-                              long purge_bytes, long zero_freed, long reclaim = 1) {
+                              long purge_bytes, long zero_freed, long reclaim = 1,
+                              long background = 0) {
   const std::string header = "lite_malloc: options in force:\n";
   if (text.compare(0, header.size(), header) != 0) return "no header line in:\n" + text;
   const std::pair<const char*, long> options[] = {{"STATS", stats},
@@ -37,7 +38,8 @@ std::string CheckVerboseBlock(const std::string& text, long stats, long verbose,
                                                   {"PURGE_DELAY", purge_delay},
                                                   {"PURGE_BYTES", purge_bytes},
                                                   {"ZERO_FREED", zero_freed},
-                                                  {"RECLAIM", reclaim}};
+                                                  {"RECLAIM", reclaim},
+                                                  {"BACKGROUND", background}};
   size_t pos = header.size();
   for (const auto& option : options) {
     const size_t end = text.find('\n', pos);
@@ -75,15 +77,15 @@ TEST(RuntimeOptions, VerbosePrintsEveryOptionWithDefaults) {
   HelperResult r = RunOptionsHelper({"noop"}, {"LITE_MALLOC_VERBOSE=1"});
   ASSERT_TRUE(r.ExitedOk()) << r.Describe();
   EXPECT_EQ(r.out, "ok=1\n");
-  EXPECT_EQ(CheckVerboseBlock(r.err, 0, 1, 100, 4 * kMiB, 0), "");
+  EXPECT_EQ(CheckVerboseBlock(r.err, 0, 1, 100, 0, 0), "");
 }
 
 TEST(RuntimeOptions, VerboseShowsValuesFromTheEnvironment) {
   HelperResult r = RunOptionsHelper({"noop"}, {"LITE_MALLOC_PURGE_DELAY=250", "LITE_MALLOC_VERBOSE=1",
                                   "LITE_MALLOC_PURGE_BYTES=1048576", "LITE_MALLOC_ZERO_FREED=1",
-                                  "LITE_MALLOC_RECLAIM=0"});
+                                  "LITE_MALLOC_RECLAIM=0", "LITE_MALLOC_BACKGROUND=1"});
   ASSERT_TRUE(r.ExitedOk()) << r.Describe();
-  EXPECT_EQ(CheckVerboseBlock(r.err, 0, 1, 250, kMiB, 1, 0), "");
+  EXPECT_EQ(CheckVerboseBlock(r.err, 0, 1, 250, kMiB, 1, 0, 1), "");
 }
 
 TEST(RuntimeOptions, VerboseZeroIsSilent) {
@@ -132,7 +134,7 @@ TEST(RuntimeOptions, NameThatOnlyStartsLikeAnOptionIsUnknown) {
   ASSERT_TRUE(r.ExitedOk()) << r.Describe();
   const std::string warning = "lite_malloc: unknown option LITE_MALLOC_STATSX (ignored)\n";
   ASSERT_EQ(r.err.compare(0, warning.size(), warning), 0) << r.err;
-  EXPECT_EQ(CheckVerboseBlock(r.err.substr(warning.size()), 0, 1, 100, 4 * kMiB, 0), "");
+  EXPECT_EQ(CheckVerboseBlock(r.err.substr(warning.size()), 0, 1, 100, 0, 0), "");
 }
 
 TEST(RuntimeOptions, EachUnknownOptionWarnsOnce) {
@@ -169,7 +171,7 @@ TEST(RuntimeOptions, ValueThatIsNotANumberWarnsAndKeepsTheDefault) {
     const std::string warning =
         "lite_malloc: option value is not a number: LITE_MALLOC_PURGE_DELAY (ignored)\n";
     ASSERT_EQ(r.err.compare(0, warning.size(), warning), 0) << r.err;
-    EXPECT_EQ(CheckVerboseBlock(r.err.substr(warning.size()), 0, 1, 100, 4 * kMiB, 0), "");
+    EXPECT_EQ(CheckVerboseBlock(r.err.substr(warning.size()), 0, 1, 100, 0, 0), "");
   }
 }
 
