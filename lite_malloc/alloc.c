@@ -43,7 +43,7 @@ LITE_NOINLINE void* lite_malloc_generic(lite_front* f, size_t size) {
   } else {
     size_t cls = lite_class_of(size);
     if (f == &lite_empty_front) {
-      lite_options_init();
+      lite_process_init();
       lite_front* mine = lite_front_attach();
       f = mine != NULL ? mine : &lite_dying_front;
     }

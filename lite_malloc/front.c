@@ -1,4 +1,4 @@
-/* Thread fronts, their handles, and engines.
+/* Thread fronts: attached on a thread's first malloc, released at its exit.
  *
  * Every thread starts with lite_tls_front pointing at lite_empty_front, whose
  * pages are all &lite_empty_page: its first malloc misses the fast path, and the
@@ -9,8 +9,7 @@
  * after that (a later key destructor) is given lite_dying_front, whose
  * allocations are frontless (page.c) and whose frees all take the remote path.
  *
- * Each front has a handle: 64 bytes in a table of chunks that are mapped once
- * and never unmapped, found by index. Other threads write only to handles (the
+ * Each front has a handle (handle.c). Other threads write only to handles (the
  * delivered blocks of remote.c, the steal word of reclaim.c), never to a front,
  * so a front can be released the moment its thread is done with it; a handle
  * is reused by a later front, and whatever reaches it late is passed on. */
@@ -18,45 +17,10 @@
 #include <stddef.h>
 #include "lite_internal.h"
 
-/* The static fronts have no handle of their own; this one is always DEAD. */
-static lite_handle lite_no_handle = {.steal = LITE_STEAL_DEAD};
-
-lite_front lite_empty_front = {
-    .handle = &lite_no_handle,
-    .direct = {[0 ... LITE_SMALL_MAX / 8] = &lite_empty_page},
-    .cur = {[0 ... LITE_CLASSES - 1] = &lite_empty_page},
-};
-lite_front lite_dying_front = {
-    .handle = &lite_no_handle,
-    .direct = {[0 ... LITE_SMALL_MAX / 8] = &lite_empty_page},
-    .cur = {[0 ... LITE_CLASSES - 1] = &lite_empty_page},
-};
-
 __thread lite_front* lite_tls_front LITE_TLS_MODEL = &lite_empty_front;
-
-lite_engine lite_engines[LITE_MALLOC_ENGINES_COUNT];
 
 static pthread_key_t lite_exit_key;
 static _Atomic(int) lite_key_state;         /* 0: none, 1: being made, 2: ready */
-
-// -----------------------------------------------------------------------------
-// Handles
-// -----------------------------------------------------------------------------
-lite_handle* _Atomic lite_handle_chunks[LITE_HANDLE_CHUNKS];
-
-static void lite_handle_init(void* record, uint32_t index) {
-  (void)index;
-  atomic_init(&((lite_handle*)record)->steal, LITE_STEAL_DEAD);
-}
-
-lite_pool lite_handles = {
-    .chunks = (void* _Atomic*)lite_handle_chunks,
-    .per_chunk = LITE_HANDLE_CHUNK,
-    .max_chunks = LITE_HANDLE_CHUNKS,
-    .size = sizeof(lite_handle),
-    .link = offsetof(lite_handle, free_next),
-    .init = lite_handle_init,
-};
 
 // -----------------------------------------------------------------------------
 // Fronts
@@ -81,21 +45,15 @@ static void lite_front_detach(void* arg) {
   if (lite_front_claim_own(f)) lite_front_release(f);
 }
 
-static void lite_fork_child(void) { lite_fork_child_reset(); }
-
-void lite_process_init(void) {
+/* Makes the key that hears of thread exits; once, from lite_process_init. */
+void lite_front_key_init(void) {
   int state = 0;
   if (atomic_compare_exchange_strong_explicit(&lite_key_state, &state, 1, memory_order_acq_rel,
                                               memory_order_acquire)) {
-    lite_options_init();
     int ok = pthread_key_create(&lite_exit_key, lite_front_detach) == 0;
-    pthread_atfork(NULL, NULL, lite_fork_child);
     lite_store_release(&lite_key_state, ok ? 2 : 3);
-    lite_background_start();
   }
 }
-
-__attribute__((constructor)) static void lite_init_at_load(void) { lite_process_init(); }
 
 static lite_front* lite_front_new(void) {
   uint32_t hid;
@@ -140,20 +98,10 @@ static lite_front* lite_front_new(void) {
 
 /* Gives the calling thread a front of its own (slow path of its first malloc). */
 lite_front* lite_front_attach(void) {
-  lite_process_init();
   lite_front* f = lite_front_new();
   if (f == NULL) return NULL;
   lite_tls_front = f;
   if (lite_load_acquire(&lite_key_state) == 2) pthread_setspecific(lite_exit_key, f);
   lite_add_relaxed(&lite_stat.threads, 1);
   return f;
-}
-
-/* The engine this front visits now: its pinned one, or the next in turn. */
-uint32_t lite_front_engine(lite_front* f) {
-#if LITE_MALLOC_USE_PERTHREAD_ENGINES
-  return f->id % LITE_MALLOC_ENGINES_COUNT;
-#else
-  return f->rr++ % LITE_MALLOC_ENGINES_COUNT;
-#endif
 }

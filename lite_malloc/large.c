@@ -17,7 +17,8 @@
  * with at most half to spare, else cut down (the tail unmapped) or grown in
  * place or moved by mremap, which keeps the pages already faulted in. Cached
  * mappings count as dirty memory and decay like the rest (decay.c): a tick
- * unmaps those that were already cached at the previous tick, lite_malloc_trim
+ * unmaps those that were already cached at the previous tick or were cached a
+ * whole delay ago by the decay clock, lite_malloc_trim
  * and a failed mapping unmap them all. Hardened builds keep no cache: each
  * block ends in a guard page. */
 #include <stddef.h>

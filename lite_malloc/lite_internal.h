@@ -287,6 +287,7 @@ LITE_INLINE bool lite_page_all_free(lite_page* page) {
  * ------------------------------------------------------------------------- */
 void lite_stack_push(_Atomic(uint64_t)* stack, lite_page* page, _Atomic(size_t)* retries) LITE_HIDDEN;
 lite_page* lite_stack_pop(_Atomic(uint64_t)* stack, _Atomic(size_t)* retries) LITE_HIDDEN;
+/* page.c: a page whose owner left, onto its engine's stack for its class. */
 void lite_engine_push(lite_page* page) LITE_HIDDEN;
 
 typedef struct lite_pool {
@@ -363,17 +364,27 @@ void lite_test_point(lite_malloc_hook_point point) LITE_HIDDEN;
 void lite_fork_child_reset(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
- * front.c: thread fronts and engines
+ * front.c: thread fronts (the two static ones are defined in page.c, the
+ * engines in segment.c); process.c: start-up
  * ------------------------------------------------------------------------- */
 extern lite_front lite_empty_front LITE_HIDDEN;
 extern lite_front lite_dying_front LITE_HIDDEN;
 extern __thread lite_front* lite_tls_front LITE_HIDDEN LITE_TLS_MODEL;
 extern lite_engine lite_engines[LITE_MALLOC_ENGINES_COUNT] LITE_HIDDEN;
 void lite_process_init(void) LITE_HIDDEN;
+void lite_front_key_init(void) LITE_HIDDEN;
 lite_front* lite_front_attach(void) LITE_HIDDEN;
 void lite_front_release(lite_front* f) LITE_HIDDEN;
-uint32_t lite_front_engine(lite_front* f) LITE_HIDDEN;
+/* The engine this front visits now: its pinned one, or the next in turn. */
+LITE_INLINE uint32_t lite_front_engine(lite_front* f) {
+#if LITE_MALLOC_USE_PERTHREAD_ENGINES
+  return f->id % LITE_MALLOC_ENGINES_COUNT;
+#else
+  return f->rr++ % LITE_MALLOC_ENGINES_COUNT;
+#endif
+}
 
+/* handle.c: the pool of handles */
 #define LITE_HANDLE_CHUNK 1024u  /* handles per mapping (64 KiB) */
 #define LITE_HANDLE_CHUNKS 4096u /* at most 4 M threads alive at once */
 extern lite_pool lite_handles LITE_HIDDEN;
@@ -394,7 +405,7 @@ size_t lite_large_usable(lite_segment* seg, const void* p) LITE_HIDDEN;
 bool lite_large_recently_freed(const void* p) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
- * stats.c: counters (relaxed atomics, slow paths only) and error reports
+ * diag.c: counters (relaxed atomics, slow paths only) and error reports
  * ------------------------------------------------------------------------- */
 typedef struct lite_counters {
   _Atomic(size_t) mapped_bytes, mappings, segments, large_blocks, large_bytes;

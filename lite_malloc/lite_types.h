@@ -16,7 +16,7 @@
  *    empty and hands its block to that handle instead, which is how the owner
  *    hears that a full page has room again (remote.c).
  *  - Handles are small type-stable records, one per live front, never unmapped
- *    (front.c): remote threads and reclaimers only ever write to a handle, never
+ *    (handle.c): remote threads and reclaimers only ever write to a handle, never
  *    to a front, so fronts can be released when their thread exits.
  *  - Engines are shared by threads: their segment lists are push-only, their
  *    stacks of abandoned pages use 64-bit words holding a 32-bit page id and a

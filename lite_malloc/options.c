@@ -79,14 +79,8 @@ void lite_options_init(void) {
   if (!atomic_compare_exchange_strong_explicit(&done, &expected, 1, memory_order_relaxed,
                                                memory_order_relaxed))
     return;
-  lite_hardened_init();
   if (environ != NULL)
     for (char** e = environ; *e != NULL; e++) lite_option_parse(*e);
   if (lite_options[LITE_OPT_VERBOSE]) lite_options_print();
 }
 
-__attribute__((constructor)) static void lite_options_at_load(void) { lite_options_init(); }
-
-__attribute__((destructor)) static void lite_options_at_exit(void) {
-  if (lite_options[LITE_OPT_STATS]) lite_malloc_stats_print();
-}

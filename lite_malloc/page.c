@@ -20,6 +20,30 @@
  * front's handle exclusively (reclaim.c, thread exit, fork). */
 #include "lite_internal.h"
 
+/* The two fronts that belong to no thread (front.c says when a thread has
+ * them): defined at this layer because its slow paths tell them apart. */
+/* The static fronts have no handle of their own; this one is always DEAD. */
+static lite_handle lite_no_handle = {.steal = LITE_STEAL_DEAD};
+
+lite_front lite_empty_front = {
+    .handle = &lite_no_handle,
+    .direct = {[0 ... LITE_SMALL_MAX / 8] = &lite_empty_page},
+    .cur = {[0 ... LITE_CLASSES - 1] = &lite_empty_page},
+};
+lite_front lite_dying_front = {
+    .handle = &lite_no_handle,
+    .direct = {[0 ... LITE_SMALL_MAX / 8] = &lite_empty_page},
+    .cur = {[0 ... LITE_CLASSES - 1] = &lite_empty_page},
+};
+
+/* Pushes a page whose owner left onto its engine's stack for its class, where
+ * threads of that engine adopt it and trims look for it. */
+void lite_engine_push(lite_page* page) {
+  lite_engine* e = &lite_engines[lite_segment_of_page(page)->engine];
+  lite_stack_push(&e->abandoned[page->cls], page, &e->retries);
+  lite_store_release(&e->any_abandoned, true);
+}
+
 // -----------------------------------------------------------------------------
 // Circular doubly linked lists of a front's pages
 // -----------------------------------------------------------------------------

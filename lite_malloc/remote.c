@@ -14,7 +14,7 @@
  * takes the list; a block delivered to a handle whose front has gone is pushed
  * into its page's xfree like any remote free.
  *
- * Handles never move and are never unmapped (front.c), which is what makes it
+ * Handles never move and are never unmapped (handle.c), which is what makes it
  * safe for a freer to write to one at any time. */
 #include "lite_internal.h"
 

@@ -18,6 +18,9 @@
 
 lite_page lite_empty_page = {0};
 
+/* The engines: each owns a list of segments and stacks of abandoned pages. */
+lite_engine lite_engines[LITE_MALLOC_ENGINES_COUNT];
+
 lite_segment lite_null_segment = {
     .slice_page = {[0 ... LITE_SLICES - 1] = &lite_empty_page},
     .kind = LITE_SEGMENT_NULL,

@@ -30,13 +30,6 @@ lite_page* lite_stack_pop(_Atomic(uint64_t)* stack, _Atomic(size_t)* retries) {
   }
 }
 
-/* Pushes a page whose owner left onto its engine's stack for its class, where
- * threads of that engine adopt it and trims look for it. */
-void lite_engine_push(lite_page* page) {
-  lite_engine* e = &lite_engines[lite_segment_of_page(page)->engine];
-  lite_stack_push(&e->abandoned[page->cls], page, &e->retries);
-  lite_store_release(&e->any_abandoned, true);
-}
 
 // -----------------------------------------------------------------------------
 // Pools of type-stable records: chunks mapped on first use and never unmapped,

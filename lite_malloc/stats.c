@@ -1,4 +1,5 @@
-/* Statistics, configuration queries and the one-line fatal error report.
+/* Statistics and configuration queries (the counters, digit formatting and the
+ * fatal report that every layer uses are in diag.c).
  *
  * Global counters are relaxed atomics touched on slow paths only. Per-class
  * figures are gathered by walking every segment: a page knows its live blocks
@@ -8,40 +9,6 @@
  * is done here by hand: nothing may call printf inside malloc. */
 #include "lite_internal.h"
 
-lite_counters lite_stat;
-
-// -----------------------------------------------------------------------------
-// Formatting
-// -----------------------------------------------------------------------------
-/* Writes the decimal (base 10) or hex (base 16) digits of v at out. */
-char* lite_fmt_u64(char* out, uint64_t v, unsigned base) {
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = "0123456789abcdef"[v % base];
-    v /= base;
-  } while (v);
-  while (n) *out++ = tmp[--n];
-  return out;
-}
-
-static char* lite_fmt_str(char* out, const char* s) {
-  while (*s) *out++ = *s++;
-  return out;
-}
-
-void lite_fatal(const char* what, const void* p, const char* reason) {
-  char line[256], *o = line;
-  o = lite_fmt_str(o, "lite_malloc: ");
-  o = lite_fmt_str(o, what);
-  o = lite_fmt_str(o, " of 0x");
-  o = lite_fmt_u64(o, (uintptr_t)p, 16);
-  o = lite_fmt_str(o, " (");
-  o = lite_fmt_str(o, reason);
-  o = lite_fmt_str(o, ")\n");
-  lite_os_write_stderr(line, (size_t)(o - line));
-  lite_os_abort();
-}
 
 // -----------------------------------------------------------------------------
 // Queries
@@ -249,3 +216,8 @@ static void lite_write_stderr_cb(void* ctx, const char* s, size_t n) {
 }
 
 void lite_malloc_stats_print(void) { lite_malloc_stats_write(lite_write_stderr_cb, NULL, 0); }
+
+/* LITE_MALLOC_STATS=1: the report, once the program is done. */
+__attribute__((destructor)) static void lite_stats_at_exit(void) {
+  if (lite_options[LITE_OPT_STATS]) lite_malloc_stats_print();
+}

@@ -5,6 +5,7 @@
 // leaves no dirty pages behind.
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -147,7 +148,13 @@ TEST(MemoryReturn, AllocatorWorksAfterTrim) {
 // mapped again as a large block, and VmSize follows the memory in use.
 size_t VmSizeMiB() { return lite_test::VmSize() >> 20; }
 
-TEST(AddressSpace, SmallBlocksFreedUnderRlimitAsServeALargeOne) {
+// In a forked child, under RLIMIT_AS 96 MiB above the VmSize at start: fills
+// the space with blocks of `fill` bytes until malloc fails with ENOMEM, frees
+// them all, then checks that each of `then` can be allocated and touched, and
+// that VmSize after malloc_trim(0) is back near its start. Exit codes: 0 ok,
+// 10 setrlimit, 11 filled too little, 12 no ENOMEM, 13 a later block failed,
+// 14 VmSize stays up.
+void FillFreeThenAllocate(size_t fill, std::vector<size_t> then) {
   if (lite_test::kAsan || lite_test::kTsan) GTEST_SKIP() << "sanitizers reserve terabytes";
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -159,28 +166,100 @@ TEST(AddressSpace, SmallBlocksFreedUnderRlimitAsServeALargeOne) {
     const size_t start = VmSizeMiB();
     struct rlimit rl = {(start + 96) << 20, (start + 96) << 20};
     if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(10);
+    errno = 0;
     for (;;) {
-      void* p = lite_malloc(64);
+      void* p = lite_malloc(fill);
       if (p == nullptr || blocks.size() == blocks.capacity()) break;
+      memset(p, 1, std::min<size_t>(fill, 4096));
       blocks.push_back(p);
     }
-    if (blocks.size() < (size_t{32} << 20) / 64) _exit(11);  // did not get far
+    if (blocks.size() * fill < (size_t{32} << 20)) _exit(11);  // did not get far
+    if (errno != ENOMEM) _exit(12);
     for (void* p : blocks) lite_free(p);
-    void* big = lite_malloc(size_t{5} << 20);
-    if (big == nullptr) _exit(12);  // the freed small blocks' space did not come back
-    memset(big, 1, size_t{5} << 20);
-    lite_free(big);
+    blocks.clear();
+    for (size_t n : then) {
+      // A size below 1 KiB stands for a fill: 32 MiB of such blocks.
+      const size_t count = n < 1024 ? (size_t{32} << 20) / n : 1;
+      for (size_t i = 0; i < count; i++) {
+        void* p = lite_malloc(n);
+        if (p == nullptr) _exit(13);  // the freed blocks' space did not come back
+        memset(p, 2, n);
+        blocks.push_back(p);
+      }
+    }
+    for (void* p : blocks) lite_free(p);
     lite_malloc_trim(0);
     const size_t end = VmSizeMiB();
     fprintf(stderr, "VmSize: %zu MiB at start, %zu MiB after free and trim\n", start, end);
-    if (end > start + 16) _exit(13);  // VmSize does not follow the memory in use
+    if (end > start + 32) _exit(14);  // VmSize does not follow the memory in use
     _exit(0);
   }
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0)
-      << "10: setrlimit, 11: filled too little, 12: no 5 MiB block after the free, 13: VmSize stays";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setrlimit, 11: filled too little, 12: no ENOMEM, "
+                                       "13: a block after the free failed, 14: VmSize stays";
+}
+
+TEST(AddressSpace, SmallBlocksFreedUnderRlimitAsServeLargeOnes) {
+  FillFreeThenAllocate(64, {100 * 1000, 5 * kMiB});
+}
+
+TEST(AddressSpace, LargeBlocksFreedUnderRlimitAsServeSmallOnes) {
+  FillFreeThenAllocate(5 * kMiB, {64, 100 * 1000});
+}
+
+TEST(AddressSpace, MediumBlocksFreedUnderRlimitAsServeEveryKind) {
+  FillFreeThenAllocate(100 * 1000, {5 * kMiB, 64});
+}
+
+// Large blocks freed and allocated again in bursts reuse the mappings they
+// left (no mmap or munmap per burst once warm), and mappings that then stay
+// unused for the purge delay are unmapped at the next allocator call.
+lite_malloc_os_stats OsStats() {
+  lite_malloc_os_stats s;
+  memset(&s, 0, sizeof(s));
+  lite_malloc_get_os_stats(&s);
+  return s;
+}
+
+void Burst() {
+  static const size_t sizes[] = {1 * kMiB, 3 * kMiB, 2 * kMiB + 4096, 6 * kMiB, 700 * kKiB};
+  void* blocks[16];
+  for (int i = 0; i < 16; i++) {
+    const size_t n = sizes[i % 5];
+    blocks[i] = lite_malloc(n);
+    ASSERT_NE(blocks[i], nullptr);
+    static_cast<char*>(blocks[i])[0] = 1;
+    static_cast<char*>(blocks[i])[n - 1] = 1;
+  }
+  for (void* p : blocks) lite_free(p);
+}
+
+TEST(AddressSpace, LargeBurstsReuseTheirMappingsUntilTheyStayIdle) {
+  lite_malloc_trim(0);
+  for (int i = 0; i < 3; i++) Burst();  // warm up
+  const lite_malloc_os_stats warm = OsStats();
+  for (int i = 0; i < 20; i++) Burst();
+  const lite_malloc_os_stats after = OsStats();
+  printf("20 bursts of 16 large blocks: %llu mmap, %llu munmap, %llu mremap; %zu MiB cached\n",
+         static_cast<unsigned long long>(after.maps - warm.maps),
+         static_cast<unsigned long long>(after.unmaps - warm.unmaps),
+         static_cast<unsigned long long>(after.remaps - warm.remaps), after.large_cached_bytes >> 20);
+  EXPECT_EQ(after.maps, warm.maps);
+  EXPECT_EQ(after.unmaps, warm.unmaps);
+  EXPECT_GE(after.large_cached_bytes, 16 * kMiB);
+  // Idle for longer than the delay, then a few calls: the cache is unmapped.
+  lite_malloc_os_stats idle = after;
+  for (int waited_ms = 0; waited_ms < 5000 && idle.large_cached_bytes != 0; waited_ms += 50) {
+    usleep(50 * 1000);
+    void* v[64];  // fresh medium blocks: the allocator's slow path, where the decay ticks
+    for (void*& p : v) p = lite_malloc(64 * kKiB);
+    for (void* p : v) lite_free(p);
+    idle = OsStats();
+  }
+  EXPECT_EQ(idle.large_cached_bytes, 0u);
+  EXPECT_GT(idle.unmaps, after.unmaps);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // allocator never handed out (stack, globals, NULL, the system malloc).
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -104,30 +105,64 @@ TEST(Owns, WildAddressesDoNotCrash) {
   }
 }
 
-// A lookup of an address past a large block's first 4 MiB, while another
-// thread maps and unmaps such blocks, reads nothing that can be unmapped
-// (large blocks' descriptors live apart from their mappings).
+// Lookups of every page (and of odd offsets) in the neighbourhood of large
+// blocks that two other threads map, free and map again, for 10 s, read
+// nothing that can be unmapped meanwhile (large blocks' descriptors live apart
+// from their mappings, segments keep their header slice mapped): no fault, and
+// no address inside a block is taken for a block start.
 TEST(Owns, LookupsNeverFaultWhileLargeBlocksComeAndGo) {
-  std::atomic<uintptr_t> base{0};
+  constexpr int kSlots = 8;
+  std::atomic<uintptr_t> bases[kSlots] = {};
   std::atomic<bool> stop{false};
-  std::thread churn([&] {
-    while (!stop.load(std::memory_order_relaxed)) {
-      void* p = lite_malloc(40 * kMiB);
-      base.store(reinterpret_cast<uintptr_t>(p), std::memory_order_relaxed);
+  auto churn = [&](int first, size_t seed) {
+    static const size_t sizes[] = {40 * kMiB, 5 * kMiB, 9 * kMiB + 4096, 33 * kMiB, 300 * 1024};
+    for (size_t i = seed; !stop.load(std::memory_order_relaxed); i++) {
+      void* p = lite_malloc(sizes[i % 5]);
+      if (p == nullptr) continue;
+      bases[first + i % (kSlots / 2)].store(reinterpret_cast<uintptr_t>(p), std::memory_order_relaxed);
       lite_free(p);
+      // Small blocks too, so segments are mapped and unmapped around them.
+      void* small[64];
+      for (void*& q : small) q = lite_malloc(4000);
+      for (void* q : small) lite_free(q);
     }
-  });
-  long owned = 0;
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
-  for (long i = 0; (i & 1023) != 0 || std::chrono::steady_clock::now() < end; i++) {
-    const uintptr_t b = base.load(std::memory_order_relaxed);
-    if (b == 0) continue;
-    owned += lite_malloc_owns(reinterpret_cast<void*>(b + 41 * kMiB));
-    owned += lite_malloc_owns(reinterpret_cast<void*>(b + 4096));
+  };
+  std::thread a(churn, 0, 0), b(churn, kSlots / 2, 2);
+  long owned = 0, lookups = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (size_t round = 0; std::chrono::steady_clock::now() < end; round++) {
+    const uintptr_t base = bases[round % kSlots].load(std::memory_order_relaxed);
+    if (base == 0) continue;
+    // From 4 MiB before the block to 8 MiB past the largest one, every page,
+    // at an odd offset that changes from round to round (so never a block
+    // start, whatever lives there).
+    const uintptr_t offset = 1 + 2 * ((round * 24) % 2000);
+    for (uintptr_t a = base - 4 * kMiB; a < base + 48 * kMiB; a += 4096) {
+      owned += lite_malloc_owns(reinterpret_cast<void*>(a + offset));
+      lookups++;
+    }
   }
   stop = true;
-  churn.join();
+  a.join();
+  b.join();
+  printf("%ld lookups\n", lookups);
+  EXPECT_GT(lookups, 100000);
   EXPECT_EQ(owned, 0) << "an address inside a large block was taken for a block start";
+}
+
+// malloc(1 TiB), touched at both ends and freed, leaves RSS where it was.
+TEST(Owns, TebibyteBlockLeavesNothingResident) {
+  if (lite_test::kAsan || lite_test::kTsan) GTEST_SKIP() << "sanitizers reserve the address space";
+  const size_t n = size_t{1} << 40;
+  lite_free(lite_malloc(n));  // a first one maps the descriptor table
+  const size_t before = lite_test::Rss();
+  char* p = static_cast<char*>(lite_malloc(n));
+  if (p == nullptr) GTEST_SKIP() << "no 1 TiB of address space here";
+  for (size_t off = 0; off < n; off += n / 64) p[off] = 1;
+  p[n - 1] = 1;
+  lite_free(p);
+  const size_t after = lite_test::Rss();
+  EXPECT_LE(after, before + kMiB) << "RSS " << before / 1024 << " -> " << after / 1024 << " KiB";
 }
 
 // A huge block costs one radix-map entry, not one per 4 MiB: allocating,

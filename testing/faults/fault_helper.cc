@@ -14,6 +14,10 @@
 //                 (dirty_after_sleep= purged_after_sleep=)
 //   trim_rss      64 MiB of 1000-byte blocks: rss_peak= rss_after_free=
 //                 dirty_after_free= trimmed= rss_after_trim= dirty_after_trim=
+//   quiet MS      64 MiB of 1 KiB blocks and eight 4 MiB blocks allocated,
+//                 touched and freed, then MS ms with no allocator call at all:
+//                 rss_after_free= cached_after_free= rss_after_quiet=
+//                 cached_after_quiet= dirty_after_quiet= background_ticks=
 //   zero_freed    small blocks freed by their owner and by another thread:
 //                 nonzero_<how>_<size>= (first nonzero byte at offset >= 8 of
 //                 the freed block, -1 if all zero)
@@ -132,6 +136,30 @@ int TrimRss() {
   return 0;
 }
 
+int Quiet(long ms) {
+  constexpr size_t kSmall = 64 * 1024, kLarge = 8;
+  void** small = BulkAlloc(kSmall, 1024);
+  void* large[kLarge];
+  for (size_t i = 0; i < kLarge; i++) {
+    large[i] = lite_malloc(size_t{4} << 20);
+    if (large[i] == nullptr) return 1;
+    memset(large[i], 1, size_t{4} << 20);
+  }
+  BulkFree(small, kSmall);
+  for (size_t i = 0; i < kLarge; i++) lite_free(large[i]);
+  lite_malloc_os_stats os;
+  lite_malloc_get_os_stats(&os);
+  printf("rss_after_free=%zu\ncached_after_free=%zu\n", Rss(), os.large_cached_bytes);
+  SleepMs(ms);  // the program goes quiet: only a background thread can return memory now
+  const size_t rss = Rss();
+  lite_malloc_get_os_stats(&os);
+  const lite_malloc_stats s = Stats();
+  printf("rss_after_quiet=%zu\ncached_after_quiet=%zu\ndirty_after_quiet=%zu\nbackground_ticks=%llu\n",
+         rss, os.large_cached_bytes, s.dirty_bytes,
+         static_cast<unsigned long long>(os.background_ticks));
+  return 0;
+}
+
 // Offset of the first nonzero byte in p[8 .. n), or -1.
 long FirstNonZeroPastLink(const void* p, size_t n) {
   const unsigned char* b = static_cast<const unsigned char*>(p);
@@ -193,6 +221,7 @@ int main(int argc, char** argv) {
   if (strcmp(what, "purge_delay") == 0 && argc >= 3) return PurgeDelay(atol(argv[2]));
   if (strcmp(what, "trim_rss") == 0) return TrimRss();
   if (strcmp(what, "zero_freed") == 0) return ZeroFreed();
+  if (strcmp(what, "quiet") == 0 && argc >= 3) return Quiet(atol(argv[2]));
   fprintf(stderr, "helper: unknown scenario %s\n", what);
   return 2;
 }

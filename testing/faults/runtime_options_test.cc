@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "testing/faults/child_util.h"
+#include "testing/test_util.h"
 
 namespace {
 
@@ -249,6 +250,31 @@ TEST(RuntimeOptions, TrimReturnsWhatThePurgeBoundsKept) {
   EXPECT_LE(after_trim, peak - 56 * kMiB) << r.out;
   EXPECT_EQ(ValueOf(r.out, "dirty_after_trim"), 0) << r.out;
   EXPECT_EQ(r.err, "");
+}
+
+// A program that frees everything and goes quiet keeps its free memory until
+// it next calls the allocator; with LITE_MALLOC_BACKGROUND=1 a thread of
+// lite_malloc's own hands it back after the delay, with no call at all.
+TEST(Background, QuietProgramKeepsItsFreeMemoryWithoutTheThread) {
+  if (lite_test::kTsan) GTEST_SKIP() << "no background thread under ThreadSanitizer";
+  HelperResult r = RunOptionsHelper({"quiet", "600"}, {});
+  ASSERT_TRUE(r.ExitedOk()) << r.Describe();
+  EXPECT_EQ(ValueOf(r.out, "background_ticks"), 0) << r.out;
+  EXPECT_GE(ValueOf(r.out, "cached_after_quiet"), 4 * kMiB) << r.out;
+  EXPECT_GE(ValueOf(r.out, "dirty_after_quiet"), 32 * kMiB) << r.out;
+}
+
+TEST(Background, ThreadReturnsTheFreeMemoryOfAQuietProgram) {
+  if (lite_test::kTsan) GTEST_SKIP() << "no background thread under ThreadSanitizer";
+  HelperResult r = RunOptionsHelper({"quiet", "1500"}, {"LITE_MALLOC_BACKGROUND=1"});
+  ASSERT_TRUE(r.ExitedOk()) << r.Describe();
+  EXPECT_GT(ValueOf(r.out, "background_ticks"), 0) << r.out;
+  EXPECT_EQ(ValueOf(r.out, "cached_after_quiet"), 0) << r.out;
+  EXPECT_EQ(ValueOf(r.out, "dirty_after_quiet"), 0) << r.out;
+  if (!lite_test::kAsan) {
+    EXPECT_LE(ValueOf(r.out, "rss_after_quiet"), ValueOf(r.out, "rss_after_free") - 48 * kMiB)
+        << r.out;
+  }
 }
 
 }  // namespace

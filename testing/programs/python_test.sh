@@ -4,7 +4,30 @@
 source testing/programs/programs_lib.sh
 need /usr/bin/python3 python3
 PYTHON=/usr/bin/python3
-export PYTHONMALLOC=malloc PYTHONDONTWRITEBYTECODE=1
+export PYTHONDONTWRITEBYTECODE=1
+
+# Start-up footprint: `python3 -c pass` under `ulimit -v`. Finds the smallest
+# limit (KiB) under which it starts with glibc's malloc, then runs it with
+# lite_malloc preloaded under that limit plus 16 MiB.
+starts_under() {  # KIB [ENV...]
+  local kib="$1"
+  shift
+  (ulimit -v "$kib" && exec env "$@" "$PYTHON" -c pass) >/dev/null 2>&1
+}
+low=1024 high=1048576
+starts_under "$high" || { echo "FAIL python3 -c pass does not start under 1 GiB"; exit 1; }
+while ((high - low > 64)); do
+  mid=$(((low + high) / 2))
+  if starts_under "$mid"; then high=$mid; else low=$mid; fi
+done
+limit=$((high + 16384))
+if ! starts_under "$limit" LD_PRELOAD="$SO"; then
+  echo "FAIL python3 -c pass needs ulimit -v $high KiB with glibc, more than $limit with lite_malloc"
+  exit 1
+fi
+echo "ok   python3 -c pass starts under ulimit -v $limit KiB with lite_malloc (glibc needs $high)"
+
+export PYTHONMALLOC=malloc
 
 same_output workload -- "$PYTHON" testing/programs/python_workload.py
 
