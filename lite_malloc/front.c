@@ -91,6 +91,7 @@ static lite_front* lite_front_new(void) {
   lite_store_relaxed(&h->epoch, 0);
   lite_store_relaxed(&h->seen_epoch, 0);
   lite_store_relaxed(&h->seen_ticks, 0);
+  lite_store_relaxed(&h->active_ms, lite_load_relaxed(&lite_decay_now));
   lite_store_release(&h->front, f);
   lite_store_release(&h->steal, LITE_STEAL_FREE);
   return f;

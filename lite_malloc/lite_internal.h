@@ -223,6 +223,9 @@ __attribute__((noreturn)) void lite_os_abort(void) LITE_HIDDEN;
  * ------------------------------------------------------------------------- */
 lite_page* lite_slices_claim(uint32_t engine, size_t count) LITE_HIDDEN;
 void lite_slices_release(lite_page* page) LITE_HIDDEN;
+/* The same for a page that has already been free for a whole delay (found in
+ * an idle front): the next purge returns it. */
+void lite_slices_release_aged(lite_page* page) LITE_HIDDEN;
 bool lite_map_register(uintptr_t start, uintptr_t end, lite_segment* seg) LITE_HIDDEN;
 void lite_map_unregister(uintptr_t start, uintptr_t end) LITE_HIDDEN;
 bool lite_purge_some(bool all) LITE_HIDDEN;
@@ -263,8 +266,9 @@ void lite_page_unused(lite_front* f, lite_page* page) LITE_HIDDEN;
 void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) LITE_HIDDEN;
 void lite_page_collect(lite_page* page) LITE_HIDDEN;
 void lite_page_to_avail(lite_front* f, lite_page* page) LITE_HIDDEN;
-void lite_page_retire(lite_front* f, lite_page* page) LITE_HIDDEN;
-bool lite_page_retire_free(lite_front* f, lite_page** head, lite_page* keep, bool collect) LITE_HIDDEN;
+void lite_page_retire(lite_front* f, lite_page* page, bool aged) LITE_HIDDEN;
+enum { LITE_RETIRE_COLLECT = 1, LITE_RETIRE_AGED = 2 };
+bool lite_page_retire_free(lite_front* f, lite_page** head, lite_page* keep, unsigned how) LITE_HIDDEN;
 void lite_page_abandon_all(lite_front* f) LITE_HIDDEN;
 bool lite_page_trim_own(lite_front* f) LITE_HIDDEN;
 bool lite_page_trim_engines(bool all, bool background) LITE_HIDDEN;
@@ -341,6 +345,7 @@ LITE_INLINE bool lite_busy_begin(lite_front* f) {
     return false;
   }
   lite_store_relaxed(&h->epoch, lite_load_relaxed(&h->epoch) + 1);
+  lite_store_relaxed(&h->active_ms, lite_load_relaxed(&lite_decay_now));
   return true;
 }
 LITE_INLINE void lite_busy_end(lite_front* f) { lite_store_release(&f->busy, 0); }

@@ -160,6 +160,8 @@ typedef struct lite_handle {
   _Atomic(uint32_t) free_next;  /* handle below this one on the free stack */
   _Atomic(uint32_t) seen_epoch; /* epoch when a reclaim tick last looked */
   _Atomic(uint32_t) seen_ticks; /* ticks since a reclaim last went through the front */
+  _Atomic(uint64_t) active_ms;  /* decay clock at the owner's last slow path (owner writes) */
 } __attribute__((aligned(64))) lite_handle;
+_Static_assert(sizeof(lite_handle) == 64, "a handle is one cache line");
 
 #endif

@@ -181,7 +181,7 @@ void lite_page_to_avail(lite_front* f, lite_page* page) {
 }
 
 /* Gives a page of front f whose blocks are all free back to its segment. */
-void lite_page_retire(lite_front* f, lite_page* page) {
+void lite_page_retire(lite_front* f, lite_page* page, bool aged) {
   uintptr_t owner = lite_load_relaxed(&page->owner);
   if (owner & LITE_OWNER_FULL) {
     lite_page_disarm(f, page);
@@ -191,7 +191,10 @@ void lite_page_retire(lite_front* f, lite_page* page) {
   }
   if (f->cur[page->cls] == page) lite_front_set_cur(f, page->cls, &lite_empty_page);
   lite_page_collect(page);
-  lite_slices_release(page);
+  if (aged)
+    lite_slices_release_aged(page);
+  else
+    lite_slices_release(page);
 }
 
 // -----------------------------------------------------------------------------
@@ -298,7 +301,7 @@ void lite_page_unused(lite_front* f, lite_page* page) {
   if (!lite_busy_begin(f)) return;
   if (lite_load_relaxed(&page->owner) == (uintptr_t)f && page->kind == LITE_PAGE_BLOCKS &&
       page->used == 0 && f->cur[page->cls] != page)
-    lite_page_retire(f, page);
+    lite_page_retire(f, page, false);
   lite_busy_end(f);
 }
 
@@ -312,7 +315,7 @@ void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) {
   if (lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) lite_page_to_avail(f, page);
   lite_page_push(page, b);
   LITE_COUNTER_SET(page->used, page->used - 1);
-  if (page->used == 0 && f->cur[page->cls] != page) lite_page_retire(f, page);
+  if (page->used == 0 && f->cur[page->cls] != page) lite_page_retire(f, page, false);
   lite_busy_end(f);
 }
 
@@ -348,8 +351,9 @@ void lite_page_abandon_all(lite_front* f) {
 }
 
 /* Retires every page on the list whose blocks are all free, except `keep`;
- * the owner also collects its pages' remote frees on the way (collect). */
-bool lite_page_retire_free(lite_front* f, lite_page** head, lite_page* keep, bool collect) {
+ * the owner also collects its pages' remote frees on the way (COLLECT); pages
+ * of a front idle for a whole delay go back aged (AGED). */
+bool lite_page_retire_free(lite_front* f, lite_page** head, lite_page* keep, unsigned how) {
   lite_page* p = *head;
   if (p == NULL) return false;
   bool any = false;
@@ -357,9 +361,9 @@ bool lite_page_retire_free(lite_front* f, lite_page** head, lite_page* keep, boo
   for (;;) {
     lite_page* next = p->next;
     bool last = (p == stop);
-    if (collect) lite_page_collect(p);
+    if (how & LITE_RETIRE_COLLECT) lite_page_collect(p);
     if (p != keep && lite_page_all_free(p)) {
-      lite_page_retire(f, p);
+      lite_page_retire(f, p, (how & LITE_RETIRE_AGED) != 0);
       any = true;
     }
     if (last) return any;
@@ -374,8 +378,8 @@ bool lite_page_trim_own(lite_front* f) {
   bool any = false;
   lite_front_take_delayed(f, true);
   for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
-    any |= lite_page_retire_free(f, &f->avail[cls], NULL, true);
-    any |= lite_page_retire_free(f, &f->full[cls], NULL, false);
+    any |= lite_page_retire_free(f, &f->avail[cls], NULL, LITE_RETIRE_COLLECT);
+    any |= lite_page_retire_free(f, &f->full[cls], NULL, 0);
   }
   lite_busy_end(f);
   return any;

@@ -28,9 +28,19 @@
 #include "lite_internal.h"
 
 #define LITE_RECLAIM_BATCH 64
-/* A tick looks at a front that has been idle since the previous tick, and at
- * every other front once in this many ticks. */
+/* A tick looks at a front when it goes idle, and at every front once in this
+ * many ticks. A front is idle when its owner ran no slow path since the
+ * previous tick or for a whole delay by the decay clock; the free pages of an
+ * idle front have stayed free for that long, so they go back aged (the same
+ * tick purges them). */
 #define LITE_RECLAIM_REVISIT 16
+#define LITE_RECLAIM_WAS_IDLE 0x80000000u /* in seen_ticks: idle at the previous tick */
+#define LITE_RECLAIM_REVOKED 0x40000000u  /* in seen_ticks: a slot was revoked, release it */
+#define LITE_RECLAIM_FLAGS (LITE_RECLAIM_WAS_IDLE | LITE_RECLAIM_REVOKED)
+
+/* What a pass looks at: every front (trim), those due (a tick), or those whose
+ * slots the pass before revoked (right after it, to release those pages). */
+enum { LITE_PASS_ALL, LITE_PASS_TICK, LITE_PASS_REVOKED };
 
 /* The owner, exiting: takes its own handle, or leaves the front to the
  * reclaimer that holds it (false). */
@@ -59,13 +69,14 @@ static void lite_unhold(lite_handle* h, lite_front* f) {
 /* One pass over a front that is held and quiet. Pages all of whose blocks are
  * free go back to their segments, except those in a slot, which are revoked
  * for the next pass. True when anything was released or revoked. */
-static bool lite_reclaim_front(lite_front* f, bool* revoked) {
+static bool lite_reclaim_front(lite_front* f, bool aged, bool* revoked) {
   bool any = false;
+  unsigned how = aged ? LITE_RETIRE_AGED : 0;
   lite_front_take_delayed(f, false);
   for (size_t cls = 0; cls < LITE_CLASSES; cls++) {
     lite_page* cur = LITE_SLOT_GET(f->cur[cls]);
-    any |= lite_page_retire_free(f, &f->avail[cls], cur, false);
-    any |= lite_page_retire_free(f, &f->full[cls], cur, false);
+    any |= lite_page_retire_free(f, &f->avail[cls], cur, how);
+    any |= lite_page_retire_free(f, &f->full[cls], cur, how);
     if (cur != &lite_empty_page && lite_page_all_free(cur)) {
       lite_front_set_cur(f, cls, &lite_empty_page);
       *revoked = any = true;
@@ -77,27 +88,36 @@ static bool lite_reclaim_front(lite_front* f, bool* revoked) {
 static _Atomic(int) lite_reclaiming;
 void lite_reclaim_fork_child(void) { lite_store_relaxed(&lite_reclaiming, 0); }
 
-/* Should a tick look at this front now? */
-static bool lite_reclaim_due(lite_handle* h) {
+/* Should this pass look at this front now? Sets *idle as above. */
+static bool lite_reclaim_due(lite_handle* h, int mode, uint64_t now, bool* idle) {
+  uint32_t seen = lite_load_relaxed(&h->seen_ticks);
+  *idle = true;
+  if (mode == LITE_PASS_ALL) return true;
+  if (seen & LITE_RECLAIM_REVOKED) {
+    lite_store_relaxed(&h->seen_ticks, LITE_RECLAIM_WAS_IDLE);
+    return true;
+  }
+  if (mode == LITE_PASS_REVOKED) return false;
   uint32_t epoch = lite_load_relaxed(&h->epoch);
-  uint32_t ticks = lite_load_relaxed(&h->seen_ticks) + 1;
-  bool idle = epoch == lite_load_relaxed(&h->seen_epoch);
+  uint32_t ticks = (seen & ~LITE_RECLAIM_FLAGS) + 1;
+  *idle = epoch == lite_load_relaxed(&h->seen_epoch) ||
+          lite_decay_expired(lite_load_relaxed(&h->active_ms), now);
   lite_store_relaxed(&h->seen_epoch, epoch);
-  /* An idle front is looked at once when it goes idle; after that, like busy
-   * ones, once every LITE_RECLAIM_REVISIT ticks. */
-  bool due = (idle && ticks == 1) || ticks >= LITE_RECLAIM_REVISIT;
-  lite_store_relaxed(&h->seen_ticks, due ? 0 : (idle ? ticks : 1));
+  bool due = (*idle && !(seen & LITE_RECLAIM_WAS_IDLE)) || ticks >= LITE_RECLAIM_REVISIT;
+  lite_store_relaxed(&h->seen_ticks, (*idle ? LITE_RECLAIM_WAS_IDLE : 0) | (due ? 0 : ticks));
   return due;
 }
 
-/* One pass over every front but the caller's (all) or those due (a tick).
- * Sets *again when a slot was revoked (a second pass releases it). */
-static bool lite_reclaim_pass(bool all, lite_front* self, bool* again) {
+/* One pass over the fronts `mode` says, never the caller's. Sets *again when
+ * a slot was revoked (a second pass releases it). */
+static bool lite_reclaim_pass(int mode, lite_front* self, bool* again) {
   bool any = false;
   uint32_t count = lite_load_acquire(&lite_handles.count);
+  uint64_t now = lite_load_relaxed(&lite_decay_now);
   for (uint32_t base = 0; base < count; base += LITE_RECLAIM_BATCH) {
     lite_handle* held[LITE_RECLAIM_BATCH];
     lite_front* fronts[LITE_RECLAIM_BATCH];
+    bool aged[LITE_RECLAIM_BATCH];
     size_t n = 0;
     for (uint32_t hid = base; hid < count && hid < base + LITE_RECLAIM_BATCH; hid++) {
       if (!lite_pool_mapped(&lite_handles, hid)) continue;
@@ -108,11 +128,13 @@ static bool lite_reclaim_pass(bool all, lite_front* self, bool* again) {
         continue;
       }
       if (s != LITE_STEAL_FREE || lite_load_relaxed(&h->front) == self) continue;
-      if (!all && !lite_reclaim_due(h)) continue;
+      bool idle;
+      if (!lite_reclaim_due(h, mode, now, &idle)) continue;
       if (!atomic_compare_exchange_strong_explicit(&h->steal, &s, LITE_STEAL_HELD,
                                                    memory_order_seq_cst, memory_order_relaxed))
         continue;
       held[n] = h;
+      aged[n] = idle;
       fronts[n++] = lite_load_acquire(&h->front);
     }
     if (n == 0) continue;
@@ -120,9 +142,10 @@ static bool lite_reclaim_pass(bool all, lite_front* self, bool* again) {
     for (size_t i = 0; i < n; i++) {
       bool revoked = false;
       if (fenced && atomic_load_explicit(&fronts[i]->busy, LITE_ASYM_ORDER) == 0)
-        any |= lite_reclaim_front(fronts[i], &revoked);
-      /* A revoked page is released by the next pass (the next tick, here). */
-      if (revoked) lite_store_relaxed(&held[i]->seen_ticks, LITE_RECLAIM_REVISIT - 1);
+        any |= lite_reclaim_front(fronts[i], aged[i], &revoked);
+      /* A revoked page is released by the next pass, whose fence proves that
+       * any pop from it has ended: the one right after this. */
+      if (revoked) lite_store_relaxed(&held[i]->seen_ticks, LITE_RECLAIM_REVOKED);
       *again |= revoked;
       lite_unhold(held[i], fronts[i]);
     }
@@ -138,10 +161,10 @@ bool lite_reclaim(bool all, bool background) {
                                                memory_order_relaxed))
     return false;
   bool again = false;
-  bool any = lite_reclaim_pass(all, self, &again);
-  if (all && again) {
+  bool any = lite_reclaim_pass(all ? LITE_PASS_ALL : LITE_PASS_TICK, self, &again);
+  if (again) {
     again = false;
-    any |= lite_reclaim_pass(true, self, &again);
+    any |= lite_reclaim_pass(all ? LITE_PASS_ALL : LITE_PASS_REVOKED, self, &again);
   }
   lite_store_release(&lite_reclaiming, 0);
   return any;

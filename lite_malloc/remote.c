@@ -78,7 +78,7 @@ static void lite_take_block(lite_front* f, lite_page* page, lite_block* b, bool 
   LITE_COUNTER_SET(page->frees, page->frees + 1);
   LITE_COUNTER_SET(page->used, page->used - 1);
   if (page->used == 0 && f->cur[page->cls] != page) {
-    lite_page_retire(f, page);
+    lite_page_retire(f, page, false);
   } else if (owner & LITE_OWNER_FULL) {
     lite_page_to_avail(f, page);
   }

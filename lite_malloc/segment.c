@@ -207,8 +207,9 @@ lite_page* lite_slices_claim(uint32_t engine, size_t count) {
 }
 
 /* Gives a page's slices back to its segment. The memory stays resident (dirty)
- * until a decay tick purges it. */
-void lite_slices_release(lite_page* page) {
+ * until a decay tick purges it: the first after a whole delay, or the next one
+ * when it is aged (marked as seen by a tick already). */
+static void lite_slices_give_back(lite_page* page, bool aged) {
   lite_segment* seg = lite_segment_of_page(page);
   if (page->kind == LITE_PAGE_BLOCKS) lite_add_relaxed(&lite_stat.retired_frees[page->cls], page->frees);
   size_t first = page->slice_index, count = page->slice_count;
@@ -219,12 +220,19 @@ void lite_slices_release(lite_page* page) {
   uint64_t mask = lite_run_mask(count) << first;
   size_t bytes = count * LITE_SLICE_SIZE;
   lite_add_relaxed(&lite_stat.dirty_bytes, bytes);
-  lite_store_relaxed(&seg->dirty_ms, lite_load_relaxed(&lite_decay_now));
+  if (aged)
+    atomic_fetch_or_explicit(&seg->dirty_seen, mask, memory_order_relaxed);
+  else
+    lite_store_relaxed(&seg->dirty_ms, lite_load_relaxed(&lite_decay_now));
   atomic_fetch_or_explicit(&seg->dirty_mask, mask, memory_order_relaxed);
   atomic_fetch_and_explicit(&seg->used_mask, ~mask, memory_order_release);
   lite_sub_relaxed(&lite_stat.pages_in_use, count);
-  lite_decay_tick();
+  if (!aged) lite_decay_tick(); /* aged ones come from a tick already */
 }
+
+void lite_slices_release(lite_page* page) { lite_slices_give_back(page, false); }
+
+void lite_slices_release_aged(lite_page* page) { lite_slices_give_back(page, true); }
 
 static _Atomic(int) lite_purging;
 

@@ -54,15 +54,20 @@ void* bench_malloc(size_t n) {
   return p;
 }
 
-size_t bench_rss(void) {
+/* Field `which` of /proc/self/statm (0: VmSize, 1: resident), in bytes. */
+static size_t bench_statm(int which) {
   FILE* f = fopen("/proc/self/statm", "r");
   unsigned long size = 0, resident = 0;
   if (f == NULL || fscanf(f, "%lu %lu", &size, &resident) != 2) {
     bench_fail("cannot read /proc/self/statm");
   }
   fclose(f);
-  return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+  return (size_t)(which == 0 ? size : resident) * (size_t)sysconf(_SC_PAGESIZE);
 }
+
+size_t bench_rss(void) { return bench_statm(1); }
+
+size_t bench_vsz(void) { return bench_statm(0); }
 
 void bench_metric(const char* name, double value) {
   printf("metric %s %.6g\n", name, value);

@@ -64,6 +64,8 @@ void* bench_malloc(size_t n);
 
 /* Resident set size now, in bytes (from /proc/self/statm). */
 size_t bench_rss(void);
+/* The process's virtual size (VmSize), bytes. */
+size_t bench_vsz(void);
 
 /* Prints "metric NAME VALUE" for the runner. */
 void bench_metric(const char* name, double value);
