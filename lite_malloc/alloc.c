@@ -268,8 +268,14 @@ int lite_malloc_owns(const void* p) {
   if (seg->kind == LITE_SEGMENT_LARGE) return a == LITE_COUNTER_GET(seg->large_user);
   if (seg->kind != LITE_SEGMENT_PAGES || ((a ^ (uintptr_t)seg) >> LITE_SEGMENT_SHIFT) != 0) return 0;
   lite_page* page = lite_load_relaxed(&seg->slice_page[(a >> LITE_SLICE_SHIFT) & (LITE_SLICES - 1)]);
-  return page->kind == LITE_PAGE_BLOCKS &&
-         lite_page_is_block(page, a, (size_t)page->capacity * page->block_size);
+  /* Any address, any time: the page may be set up or retired meanwhile by
+   * another thread, so its fields are read as relaxed atomics (descriptors
+   * stay mapped; a stale page gives a stale answer, never a fault). */
+  if (LITE_COUNTER_GET(page->kind) != LITE_PAGE_BLOCKS) return 0;
+  uintptr_t off = a - LITE_COUNTER_GET(page->start);
+  uint64_t magic = LITE_COUNTER_GET(page->magic);
+  size_t limit = (size_t)LITE_COUNTER_GET(page->capacity) * LITE_COUNTER_GET(page->block_size);
+  return off < limit && off * magic < magic;
 }
 
 /* Returns what can be returned: the caller's own empty pages, then every

@@ -70,7 +70,7 @@ static lite_front* lite_front_new(void) {
   }
   lite_segment* seg = lite_segment_of_page(self);
   LITE_FIELD_SET(self->kind, LITE_PAGE_FRONT);
-  self->start = (uintptr_t)seg + ((uintptr_t)self->slice_index << LITE_SLICE_SHIFT);
+  LITE_FIELD_SET(self->start, (uintptr_t)seg + ((uintptr_t)self->slice_index << LITE_SLICE_SHIFT));
   self->limit = 0;
   lite_store_relaxed(&self->owner, 0);
   for (size_t j = self->slice_index; j < self->slice_index + slices; j++)

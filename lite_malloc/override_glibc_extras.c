@@ -104,7 +104,7 @@ LITE_OVERRIDE void malloc_stats(void) {
 
 static void lite_info_write(void* fp, const char* s, size_t n) { fwrite(s, 1, n, fp); }
 
-/* lite_malloc's XML report (root <malloc version="lite_malloc-1.1.0">, the
+/* lite_malloc's XML report (root <malloc version="lite_malloc-1.2.0">, the
  * version of lite_malloc.h: totals, engines, classes), in place of glibc's
  * arena-by-arena one. */
 LITE_OVERRIDE int malloc_info(int options, FILE* fp) {

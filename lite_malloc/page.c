@@ -86,12 +86,13 @@ static size_t lite_page_slices(size_t cls) {
 static void lite_page_init(lite_page* page, lite_front* f, size_t cls) {
   lite_segment* seg = lite_segment_of_page(page);
   size_t size = lite_class_size(cls);
-  page->start = (uintptr_t)seg + ((uintptr_t)page->slice_index << LITE_SLICE_SHIFT);
-  page->block_size = (uint32_t)size;
-  page->capacity = (uint32_t)(((size_t)page->slice_count << LITE_SLICE_SHIFT) / size);
+  /* Atomic stores: lite_malloc_owns may read these of any page at any time. */
+  LITE_FIELD_SET(page->start, (uintptr_t)seg + ((uintptr_t)page->slice_index << LITE_SLICE_SHIFT));
+  LITE_FIELD_SET(page->block_size, (uint32_t)size);
+  LITE_FIELD_SET(page->capacity, (uint32_t)(((size_t)page->slice_count << LITE_SLICE_SHIFT) / size));
   page->reserved = 0;
   LITE_COUNTER_SET(page->limit, 0);
-  page->magic = UINT64_MAX / size + 1;
+  LITE_FIELD_SET(page->magic, UINT64_MAX / size + 1);
   page->free = NULL;
   LITE_COUNTER_SET(page->used, 0);
   LITE_COUNTER_SET(page->frees, 0);

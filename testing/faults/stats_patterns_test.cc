@@ -312,10 +312,16 @@ TEST(Stats, SegmentsAreMappedInBatchesAndUnmappedWhenFree) {
   lite_malloc_trim(0);
   const lite_malloc_stats after = Stats();
   // Free segments are unmapped but for their 64 KiB header slice, each then a
-  // mapping of its own.
+  // mapping of its own. Up to three segments of the last batch may wait,
+  // untouched, to be handed out (mapped, not resident).
   const size_t hollowed = s.segments - after.segments;
   EXPECT_LE(after.segments, before.segments + 1);
-  EXPECT_LE(after.mapped_bytes, before.mapped_bytes + 4 * kMiB + hollowed * 64 * 1024);
+  EXPECT_LE(after.mapped_bytes, before.mapped_bytes + 4 * kMiB + hollowed * 64 * 1024 +
+                                    3 * 4 * kMiB /* LITE_MALLOC_SEGMENT_BATCH - 1 */)
+      << "mapped " << before.mapped_bytes << " -> " << s.mapped_bytes << " -> " << after.mapped_bytes
+      << ", segments " << before.segments << " -> " << s.segments << " -> " << after.segments
+      << ", mappings " << before.mappings << " -> " << s.mappings << " -> " << after.mappings
+      << ", large " << before.large_bytes << " -> " << after.large_bytes;
   EXPECT_LE(after.mappings, s.mappings + hollowed);
   EXPECT_EQ(after.dirty_bytes, 0u);
 }
