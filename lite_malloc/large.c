@@ -20,7 +20,16 @@
  * unmaps those that were already cached at the previous tick or were cached a
  * whole delay ago by the decay clock, lite_malloc_trim
  * and a failed mapping unmap them all. Hardened builds keep no cache: each
- * block ends in a guard page. */
+ * block ends in a guard page.
+ *
+ * Resident memory is what the mappings span (their pages are written), so the
+ * cache also keeps a budget: the mappings of live blocks and the cached ones
+ * together may span at most the peak of live large bytes over the last one to
+ * two purge delays, plus 1/16 and 2 MiB. A freed mapping that does not fit is
+ * unmapped; a request that would grow the total past it unmaps the smallest
+ * cached mappings first; a cached mapping taken for a smaller request while
+ * the total is past it has its slack unmapped.
+ * Within the budget nothing is unmapped or faulted in again. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -32,6 +41,8 @@
 #define LITE_LARGE_CACHE_SLOTS 32
 #define LITE_LARGE_CACHE_BLOCK ((size_t)32 << 20) /* largest mapping kept */
 #define LITE_LARGE_CACHE_BYTES ((size_t)128 << 20) /* most bytes kept in all */
+#define LITE_LARGE_BUDGET_SHARE 16                  /* peak / this over the peak, */
+#define LITE_LARGE_BUDGET_SLACK ((size_t)2 << 20)    /* and this */
 /* A cached mapping more than this many times the request has its tail split off. */
 #define LITE_LARGE_SPLIT 4
 
@@ -146,6 +157,7 @@ static bool lite_large_move(lite_segment* seg, size_t room) {
 static lite_segment* lite_large_map(size_t body, size_t align) {
   size_t offset = align; /* from the start of the mapping to the block */
   size_t base_align = align > LITE_SEGMENT_SIZE ? align : LITE_SEGMENT_SIZE;
+  lite_decay_before_growth();
   uint8_t* base = lite_os_map_aligned(offset + body + LITE_LARGE_GUARD, base_align);
   /* Out of address space: every cache goes back first (free segments are
    * hollowed), then one more try. */
@@ -225,6 +237,44 @@ static size_t lite_large_cache_pick(size_t need) {
 
 static bool lite_large_cache_put(lite_segment* seg);
 
+/* The budget's figures: what the mappings of live blocks span, and the peak
+ * of live large bytes in this purge period and the one before. */
+static _Atomic(size_t) lite_large_live_span, lite_large_peak, lite_large_peak_before;
+
+static void lite_large_note_live(void) {
+  size_t live = lite_load_relaxed(&lite_stat.large_bytes);
+  if (live > lite_load_relaxed(&lite_large_peak)) lite_store_relaxed(&lite_large_peak, live);
+}
+
+static size_t lite_large_budget(void) {
+  size_t peak = lite_load_relaxed(&lite_large_peak), before = lite_load_relaxed(&lite_large_peak_before);
+  if (before > peak) peak = before;
+  return peak + peak / LITE_LARGE_BUDGET_SHARE + LITE_LARGE_BUDGET_SLACK;
+}
+
+/* What live and cached mappings span, with `extra` more. */
+static bool lite_large_over_budget(size_t extra) {
+  return lite_load_relaxed(&lite_large_live_span) + lite_load_relaxed(&lite_stat.large_cached) + extra >
+         lite_large_budget();
+}
+
+/* Unmaps the smallest cached mapping; false if the cache is empty. */
+static bool lite_large_evict_smallest(void) {
+  size_t best = LITE_LARGE_CACHE_SLOTS, best_span = SIZE_MAX;
+  for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
+    if (lite_load_relaxed(&lite_large_cache[i]) == NULL) continue;
+    size_t span = lite_load_relaxed(&lite_large_cache_span[i]);
+    if (span < best_span) best = i, best_span = span;
+  }
+  if (best == LITE_LARGE_CACHE_SLOTS) return false;
+  lite_segment* seg = lite_large_cache_grab(best);
+  if (seg != NULL) {
+    lite_add_relaxed(&lite_stat.purged_bytes, lite_large_span(seg));
+    lite_large_unmap(seg);
+  }
+  return true;
+}
+
 /* Cuts a mapping the caller owns down to `keep` bytes; the pages past that
  * move (mremap: no copy, no fault) to a 4 MiB-aligned mapping of their own that
  * goes to the cache. Without a descriptor, an address or a free slot the tail
@@ -256,6 +306,7 @@ static void lite_large_split(lite_segment* seg, size_t keep) {
  * grow or move a range that spans several of its mappings. False if the
  * kernel refused; the mapping is then as it was. */
 static bool lite_large_extend(lite_segment* seg, size_t need) {
+  lite_decay_before_growth();
   if (lite_os_grow_inplace((void*)seg->large_base, lite_large_span(seg), need)) {
     LITE_FIELD_SET(seg->large_map_end, seg->large_base + need);
     return true;
@@ -277,6 +328,14 @@ static lite_segment* lite_large_cache_take(size_t body, size_t* used) {
   }
   if (seg == NULL) return NULL;
   *used = lite_large_span(seg) - LITE_LARGE_HEADER;
+  size_t have = lite_large_span(seg);
+  if (have < need) {
+    while (lite_large_over_budget(need) && lite_large_evict_smallest()) {
+    }
+  } else if (have - need >= LITE_SLICE_SIZE && lite_large_over_budget(have)) {
+    lite_large_trim_slack(seg, seg->large_base + need);
+    if (*used > need - LITE_LARGE_HEADER) *used = need - LITE_LARGE_HEADER;
+  }
   if (lite_large_span(seg) < need && !lite_large_extend(seg, need)) {
     lite_large_unmap(seg);
     return NULL;
@@ -293,7 +352,8 @@ static bool lite_large_cache_put(lite_segment* seg) {
   size_t span = lite_large_span(seg);
   size_t cached = lite_load_relaxed(&lite_stat.large_cached);
   if (LITE_LARGE_GUARD || seg->large_gap || span > LITE_LARGE_CACHE_BLOCK ||
-      lite_options[LITE_OPT_PURGE_DELAY] == 0 || cached + span > LITE_LARGE_CACHE_BYTES)
+      lite_options[LITE_OPT_PURGE_DELAY] == 0 || cached + span > LITE_LARGE_CACHE_BYTES ||
+      lite_large_over_budget(span))
     return false;
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     if (lite_load_relaxed(&lite_large_cache[i]) != NULL) continue;
@@ -318,6 +378,9 @@ static _Atomic(lite_segment*) lite_large_cache_seen[LITE_LARGE_CACHE_SLOTS];
 bool lite_large_release(bool all, bool background) {
   (void)background;
   bool any = false;
+  /* A new purge period for the budget's peak. */
+  lite_store_relaxed(&lite_large_peak_before, all ? 0 : lite_load_relaxed(&lite_large_peak));
+  lite_store_relaxed(&lite_large_peak, lite_load_relaxed(&lite_stat.large_bytes));
   uint64_t now = lite_load_relaxed(&lite_decay_now);
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     lite_segment* seg = lite_load_relaxed(&lite_large_cache[i]);
@@ -357,8 +420,10 @@ void* lite_large_alloc(size_t size, size_t align, bool zero) {
   }
   seg->large_end = seg->large_user + body;
   lite_large_forget(seg->large_user);
+  lite_add_relaxed(&lite_large_live_span, lite_large_span(seg));
   lite_add_relaxed(&lite_stat.large_blocks, 1);
   lite_add_relaxed(&lite_stat.large_bytes, body);
+  lite_large_note_live();
   lite_add_relaxed(&lite_stat.large_allocs, 1);
   return (void*)seg->large_user;
 }
@@ -376,6 +441,7 @@ void lite_large_free(lite_segment* seg, void* p) {
   lite_store_relaxed(&lite_large_recent[slot], (uintptr_t)p);
   lite_sub_relaxed(&lite_stat.large_blocks, 1);
   lite_sub_relaxed(&lite_stat.large_bytes, seg->large_end - seg->large_user);
+  lite_sub_relaxed(&lite_large_live_span, lite_large_span(seg));
   lite_add_relaxed(&lite_stat.large_frees, 1);
   uintptr_t user = seg->large_user;
   LITE_FIELD_SET(seg->large_user, 0); /* a free of it while cached is a double free */
@@ -393,8 +459,7 @@ size_t lite_large_usable(lite_segment* seg, const void* p) {
  * slack or when the kernel can extend the mapping, or moves the pages with
  * mremap. NULL when the block must be copied instead (the caller, realloc,
  * does that: this layer does not allocate). */
-void* lite_large_resize(lite_segment* seg, void* p, size_t size) {
-  lite_large_check(seg, p, "invalid realloc");
+static void* lite_large_resize_mapping(lite_segment* seg, void* p, size_t size) {
   uintptr_t user = seg->large_user, end = seg->large_end, map_end = seg->large_map_end;
   size_t usable = end - user, body = lite_round_page(size);
   if (size <= LITE_MEDIUM_MAX || (LITE_LARGE_GUARD && size <= usable / 2)) return NULL;
@@ -421,4 +486,15 @@ void* lite_large_resize(lite_segment* seg, void* p, size_t size) {
     return (void*)seg->large_user;
   }
   return NULL;
+}
+
+void* lite_large_resize(lite_segment* seg, void* p, size_t size) {
+  lite_large_check(seg, p, "invalid realloc");
+  size_t span = lite_large_span(seg);
+  void* q = lite_large_resize_mapping(seg, p, size);
+  if (q != NULL) {
+    lite_add_relaxed(&lite_large_live_span, lite_large_span(seg) - span); /* wraps when it shrank */
+    lite_large_note_live();
+  }
+  return q;
 }

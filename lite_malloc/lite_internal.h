@@ -247,6 +247,8 @@ extern _Atomic(uint64_t) lite_decay_now LITE_HIDDEN;
 /* True when memory stamped at `stamp` has been free for a whole delay. */
 bool lite_decay_expired(uint64_t stamp, uint64_t now) LITE_HIDDEN;
 bool lite_decay_run(bool all, bool background) LITE_HIDDEN;
+/* Before mapping more memory: dirty slices past a bound go back first. */
+void lite_decay_before_growth(void) LITE_HIDDEN;
 uint64_t lite_decay_period_ms(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------

@@ -96,6 +96,7 @@ static lite_segment* lite_segment_map(void) {
   size_t count = lite_load_relaxed(&mapped_ever);
   if (count < 1) count = 1;
   if (count > LITE_MALLOC_SEGMENT_BATCH) count = LITE_MALLOC_SEGMENT_BATCH;
+  lite_decay_before_growth();
   uint8_t* batch = lite_os_map_aligned(count * LITE_SEGMENT_SIZE, LITE_SEGMENT_SIZE);
   /* Out of address space or commit: every cache goes back first (free
    * segments are hollowed), then one more try. */

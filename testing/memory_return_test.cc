@@ -236,6 +236,37 @@ void Burst() {
   for (void* p : blocks) lite_free(p);
 }
 
+// Bursts of large blocks of random sizes: the cache reuses freed mappings,
+// but what live and cached mappings span (all of it resident here) stays
+// within the budget: the peak of live large bytes plus 1/16 and 2 MiB.
+TEST(AddressSpace, LargeBurstsOfRandomSizesStayWithinTheBudget) {
+  if (lite_test::kAsan || lite_test::kTsan) GTEST_SKIP() << "sanitizers' shadow memory makes RSS meaningless";
+  lite_malloc_trim(0);
+  const size_t start = Rss();
+  lite_test::Rng rng(11);
+  size_t peak_live = 0, peak_rss = 0;
+  for (int burst = 0; burst < 150; burst++) {
+    void* blocks[12];
+    const size_t count = 4 + rng.Next() % 9;
+    size_t live = 0;
+    for (size_t i = 0; i < count; i++) {
+      const size_t n = 64 * kKiB + rng.Next() % (8 * kMiB - 64 * kKiB);
+      blocks[i] = lite_malloc(n);
+      ASSERT_NE(blocks[i], nullptr);
+      for (size_t off = 0; off < n; off += 4096) static_cast<char*>(blocks[i])[off] = 1;
+      live += n;
+    }
+    peak_live = std::max(peak_live, live);
+    peak_rss = std::max(peak_rss, Rss());
+    for (size_t i = 0; i < count; i++) lite_free(blocks[i]);
+  }
+  const size_t over = peak_rss > start + peak_live ? peak_rss - start - peak_live : 0;
+  printf("random bursts: peak live %zu KiB, peak RSS %zu KiB over start, %zu KiB above the live peak\n",
+         peak_live >> 10, (peak_rss - start) >> 10, over >> 10);
+  // Budget (1/16 + 2 MiB), plus medium blocks' segments and a loaded machine's noise.
+  EXPECT_LE(over, peak_live / 16 + 2 * kMiB + 8 * kMiB);
+}
+
 TEST(AddressSpace, LargeBurstsReuseTheirMappingsUntilTheyStayIdle) {
   lite_malloc_trim(0);
   for (int i = 0; i < 3; i++) Burst();  // warm up
