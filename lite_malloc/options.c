@@ -1,9 +1,9 @@
 /* Runtime options: one table, read once from the environment at start-up.
  *
  * Each option is LITE_MALLOC_<NAME>=<decimal number>. The environment is read
- * from `environ` directly (no getenv: it may not be safe this early), by a
- * constructor that runs before main, or by the first allocation if that comes
- * first. A LITE_MALLOC_* variable that names no option gets a warning, as does
+ * from `environ` directly (no getenv: it may not be safe this early), at
+ * process start-up (process.c: the constructor, or the first allocation if that
+ * comes first). A LITE_MALLOC_* variable that names no option gets a warning, as does
  * a value that is not a number. */
 #include "lite_internal.h"
 
@@ -73,12 +73,8 @@ static void lite_options_print(void) {
   lite_os_write_stderr(buf, (size_t)(o - buf));
 }
 
+/* Called once, by lite_process_init (process.c). */
 void lite_options_init(void) {
-  static _Atomic(int) done;
-  int expected = 0;
-  if (!atomic_compare_exchange_strong_explicit(&done, &expected, 1, memory_order_relaxed,
-                                               memory_order_relaxed))
-    return;
   if (environ != NULL)
     for (char** e = environ; *e != NULL; e++) lite_option_parse(*e);
   if (lite_options[LITE_OPT_VERBOSE]) lite_options_print();
