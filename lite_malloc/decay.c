@@ -50,11 +50,14 @@ bool lite_decay_run(bool all, bool background) {
  * back first, instead of adding to the peak. Memory freed and reused within
  * the delay is still never returned: this happens only on growth. */
 #define LITE_GROWTH_DIRTY_MIN ((size_t)4 << 20)
+#ifndef LITE_GROWTH_DIRTY_SHARE
+#define LITE_GROWTH_DIRTY_SHARE 8
+#endif
 void lite_decay_before_growth(void) {
   size_t dirty = lite_load_relaxed(&lite_stat.dirty_bytes) - lite_load_relaxed(&lite_stat.large_cached);
   size_t in_use = lite_load_relaxed(&lite_stat.pages_in_use) * LITE_SLICE_SIZE +
                   lite_load_relaxed(&lite_stat.large_bytes);
-  if (dirty > LITE_GROWTH_DIRTY_MIN && dirty > in_use / 8) lite_purge_some(true);
+  if (dirty > LITE_GROWTH_DIRTY_MIN && dirty > in_use / LITE_GROWTH_DIRTY_SHARE) lite_purge_some(true);
 }
 
 void lite_decay_tick(void) {

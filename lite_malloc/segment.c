@@ -145,9 +145,10 @@ static uint64_t lite_run_mask(size_t count) {
   return count >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << count) - 1);
 }
 
-/* Claims `count` contiguous free slices of seg; returns the descriptor of the
- * first one, or NULL when the segment has no such run. */
-static lite_page* lite_segment_try_claim(lite_segment* seg, size_t count) {
+/* Claims `count` contiguous free slices of seg (only a run of dirty ones when
+ * `dirty_only`); returns the descriptor of the first one, or NULL when the
+ * segment has no such run. */
+static lite_page* lite_segment_try_claim(lite_segment* seg, size_t count, bool dirty_only) {
   uint64_t used = lite_load_relaxed(&seg->used_mask);
   for (;;) {
     /* Prefer a run of dirty slices: they are still resident, so no page faults. */
@@ -157,7 +158,7 @@ static lite_page* lite_segment_try_claim(lite_segment* seg, size_t count) {
       runs &= free >> j;
       dirty_runs &= dirty >> j;
     }
-    if (runs == 0) return NULL;
+    if (runs == 0 || (dirty_only && dirty_runs == 0)) return NULL;
     unsigned i = (unsigned)__builtin_ctzll(dirty_runs ? dirty_runs : runs);
     uint64_t want = lite_run_mask(count) << i;
     if (!lite_cas_weak(&seg->used_mask, &used, used | want, memory_order_acquire,
@@ -186,19 +187,25 @@ static lite_segment* lite_segment_refill(uint32_t engine);
 lite_page* lite_slices_claim(uint32_t engine, size_t count) {
   lite_engine* e = &lite_engines[engine];
   lite_segment* hint = lite_load_acquire(&e->hint);
-  for (int attempt = 0; attempt < 4; attempt++) {
+  /* Dirty slices are still resident: while there are enough of them anywhere,
+   * a first pass takes a dirty run from any segment of the engine before any
+   * untouched or purged one is faulted in. */
+  bool dirty_first = lite_load_relaxed(&lite_stat.dirty_bytes) - lite_load_relaxed(&lite_stat.large_cached) >=
+                     count * LITE_SLICE_SIZE;
+  for (int attempt = 0; attempt < 4; attempt++, dirty_first = false) {
     if (hint != NULL) {
-      lite_page* page = lite_segment_try_claim(hint, count);
+      lite_page* page = lite_segment_try_claim(hint, count, dirty_first);
       if (page != NULL) return page;
     }
     for (lite_segment* seg = lite_load_acquire(&e->segments); seg != NULL; seg = seg->next) {
       if (seg == hint) continue;
-      lite_page* page = lite_segment_try_claim(seg, count);
+      lite_page* page = lite_segment_try_claim(seg, count, dirty_first);
       if (page != NULL) {
         lite_store_release(&e->hint, seg);
         return page;
       }
     }
+    if (dirty_first) continue; /* no dirty run anywhere: any run, then a new segment */
     hint = lite_segment_refill(engine);
     if (hint == NULL) hint = lite_segment_new(engine);
     if (hint == NULL) return NULL;
