@@ -237,6 +237,12 @@ static size_t lite_large_cache_pick(size_t need) {
 
 static bool lite_large_cache_put(lite_segment* seg);
 
+/* Whether a cached mapping of at least `need` bytes is there now. */
+static bool lite_large_cache_fits(size_t need) {
+  size_t i = lite_large_cache_pick(need);
+  return i != LITE_LARGE_CACHE_SLOTS && lite_load_relaxed(&lite_large_cache_span[i]) >= need;
+}
+
 /* The budget's figures: what the mappings of live blocks span, and the peak
  * of live large bytes in this purge period and the one before. */
 static _Atomic(size_t) lite_large_live_span, lite_large_peak, lite_large_peak_before;
@@ -488,8 +494,36 @@ static void* lite_large_resize_mapping(lite_segment* seg, void* p, size_t size) 
   return NULL;
 }
 
+/* Moves a growing block into a cached mapping with room for half as much
+ * again: its pages are resident, so copying into it costs less than faulting
+ * the growth in, and the process does not grow. NULL if none was taken. */
+static void* lite_large_copy_to_cached(lite_segment* seg, void* p, size_t body) {
+  size_t used;
+  lite_segment* to = lite_large_cache_take(lite_round_page(body + body / 2), &used);
+  if (to == NULL) return NULL;
+  (void)used;
+  LITE_FIELD_SET(to->large_user, to->large_base + LITE_LARGE_HEADER);
+  to->large_end = to->large_user + body;
+  lite_large_forget(to->large_user);
+  memcpy((void*)to->large_user, p, seg->large_end - seg->large_user);
+  lite_add_relaxed(&lite_large_live_span, lite_large_span(to));
+  lite_add_relaxed(&lite_stat.large_blocks, 1);
+  lite_add_relaxed(&lite_stat.large_bytes, body);
+  lite_add_relaxed(&lite_stat.large_allocs, 1);
+  lite_large_note_live();
+  lite_large_free(seg, p);
+  return (void*)to->large_user;
+}
+
 void* lite_large_resize(lite_segment* seg, void* p, size_t size) {
   lite_large_check(seg, p, "invalid realloc");
+  size_t body = lite_round_page(size);
+  if (!LITE_LARGE_GUARD && size > LITE_MEDIUM_MAX && body >= size &&
+      body > seg->large_map_end - seg->large_user &&
+      lite_large_cache_fits(LITE_LARGE_HEADER + lite_round_page(body + body / 2))) {
+    void* q = lite_large_copy_to_cached(seg, p, body);
+    if (q != NULL) return q;
+  }
   size_t span = lite_large_span(seg);
   void* q = lite_large_resize_mapping(seg, p, size);
   if (q != NULL) {
