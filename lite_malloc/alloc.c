@@ -190,8 +190,11 @@ void* lite_realloc(void* p, size_t size) {
    * O(log n) times rather than at every 16-byte class. */
   size_t want = size;
   if (size > usable && size - usable < usable / 2) want = usable + usable / 2;
-  void* q = lite_malloc(want);
-  if (q == NULL) return NULL;
+  void* q = want > LITE_MEDIUM_MAX && size > usable ? lite_large_alloc_growing(want) : lite_malloc(want);
+  if (q == NULL) {
+    lite_set_enomem();
+    return NULL;
+  }
   memcpy(q, p, size < usable ? size : usable);
   lite_free(p);
   return q;

@@ -22,10 +22,11 @@
  * and a failed mapping unmap them all. Hardened builds keep no cache: each
  * block ends in a guard page.
  *
- * Resident memory is what the mappings span (their pages are written), so the
- * cache also keeps a budget: the mappings of live blocks and the cached ones
- * together may span at most the peak of live large bytes over the last one to
- * two purge delays, plus 1/16 and 2 MiB. A freed mapping that does not fit is
+ * Resident memory is the part of each mapping that blocks have used (a
+ * descriptor keeps where that ends; room a move left for growth is not
+ * written), so the cache also keeps a budget: what live and cached mappings
+ * have used may add up to at most the peak of live large bytes over the last
+ * one to two purge delays, plus 1/16 and 2 MiB. A freed mapping that does not fit is
  * unmapped; a request that would grow the total past it unmaps the smallest
  * cached mappings first; a cached mapping taken for a smaller request while
  * the total is past it has its slack unmapped.
@@ -43,6 +44,8 @@
 #define LITE_LARGE_CACHE_BYTES ((size_t)128 << 20) /* most bytes kept in all */
 #define LITE_LARGE_BUDGET_SHARE 16                  /* peak / this over the peak, */
 #define LITE_LARGE_BUDGET_SLACK ((size_t)2 << 20)    /* and this */
+/* A growing block looks for a cached mapping this many times its size. */
+#define LITE_LARGE_GROW_ROOM 4
 /* A cached mapping more than this many times the request has its tail split off. */
 #define LITE_LARGE_SPLIT 4
 
@@ -148,6 +151,7 @@ static bool lite_large_move(lite_segment* seg, size_t room) {
     lite_os_unmap(to, span);
     return false;
   }
+  seg->large_touched_end = (uintptr_t)to + (seg->large_touched_end - base);
   seg->large_base = (uintptr_t)to;
   LITE_FIELD_SET(seg->large_user, (uintptr_t)to + LITE_LARGE_HEADER);
   LITE_FIELD_SET(seg->large_map_end, (uintptr_t)to + span);
@@ -174,6 +178,7 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
   seg->large_base = (uintptr_t)base;
   LITE_FIELD_SET(seg->large_user, (uintptr_t)base + offset);
   LITE_FIELD_SET(seg->large_map_end, seg->large_user + body);
+  seg->large_touched_end = (uintptr_t)base; /* nothing written yet */
   seg->large_gap = 0;
   if (offset - LITE_LARGE_HEADER >= LITE_SLICE_SIZE &&
       lite_os_unmap(base + LITE_LARGE_HEADER, offset - LITE_LARGE_HEADER))
@@ -189,7 +194,10 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
 static void lite_large_trim_slack(lite_segment* seg, uintptr_t new_end) {
   uintptr_t map_end = seg->large_map_end;
   if (map_end - new_end < LITE_SLICE_SIZE) return;
-  if (lite_os_unmap((void*)new_end, map_end - new_end)) LITE_FIELD_SET(seg->large_map_end, new_end);
+  if (lite_os_unmap((void*)new_end, map_end - new_end)) {
+    LITE_FIELD_SET(seg->large_map_end, new_end);
+    if (seg->large_touched_end > new_end) seg->large_touched_end = new_end;
+  }
 }
 
 // -----------------------------------------------------------------------------
@@ -205,7 +213,18 @@ static _Atomic(size_t) lite_large_cache_span[LITE_LARGE_CACHE_SLOTS];
 /* The mapping's size; only for a mapping the caller owns (or a live block's). */
 static size_t lite_large_span(lite_segment* seg) { return LITE_COUNTER_GET(seg->large_map_end) - seg->large_base; }
 
-static void lite_large_uncount(size_t span) {
+/* What a mapping counts in the budget: the part blocks have used (room a
+ * move left past the block was never written). */
+static size_t lite_large_charge(const lite_segment* seg) {
+  /* An aligned block's gap before it is unmapped (such blocks are never cached). */
+  uintptr_t start = seg->large_gap ? seg->large_user : seg->large_base;
+  return seg->large_touched_end > start ? seg->large_touched_end - start : 0;
+}
+static _Atomic(size_t) lite_large_cached_charge;
+
+static void lite_large_uncount(lite_segment* seg) {
+  size_t span = lite_large_span(seg);
+  lite_sub_relaxed(&lite_large_cached_charge, lite_large_charge(seg));
   lite_sub_relaxed(&lite_stat.large_cached, span);
   lite_sub_relaxed(&lite_stat.large_cached_blocks, 1);
   lite_sub_relaxed(&lite_stat.dirty_bytes, span);
@@ -218,18 +237,19 @@ static lite_segment* lite_large_cache_grab(size_t i) {
       !atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &seg, NULL,
                                                memory_order_acquire, memory_order_relaxed))
     return NULL;
-  lite_large_uncount(lite_large_span(seg));
+  lite_large_uncount(seg);
   return seg;
 }
 
-/* The slot of the smallest cached mapping of at least `need` bytes, else of
- * the largest one (by the sizes beside the slots); SLOTS if the cache is empty. */
-static size_t lite_large_cache_pick(size_t need) {
+/* The slot of the smallest cached mapping of at least `want` bytes, else of
+ * the largest one (by the sizes beside the slots); SLOTS if the cache is
+ * empty. A block that grows wants more than it needs: room to grow into. */
+static size_t lite_large_cache_pick(size_t want) {
   size_t fit = LITE_LARGE_CACHE_SLOTS, fit_span = SIZE_MAX, big = LITE_LARGE_CACHE_SLOTS, big_span = 0;
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     if (lite_load_relaxed(&lite_large_cache[i]) == NULL) continue;
     size_t span = lite_load_relaxed(&lite_large_cache_span[i]);
-    if (span >= need && span < fit_span) fit = i, fit_span = span;
+    if (span >= want && span < fit_span) fit = i, fit_span = span;
     if (span > big_span) big = i, big_span = span;
   }
   return fit != LITE_LARGE_CACHE_SLOTS ? fit : big;
@@ -243,9 +263,9 @@ static bool lite_large_cache_fits(size_t need) {
   return i != LITE_LARGE_CACHE_SLOTS && lite_load_relaxed(&lite_large_cache_span[i]) >= need;
 }
 
-/* The budget's figures: what the mappings of live blocks span, and the peak
- * of live large bytes in this purge period and the one before. */
-static _Atomic(size_t) lite_large_live_span, lite_large_peak, lite_large_peak_before;
+/* The budget's figures: what the mappings of live blocks charge, and the
+ * peak of live large bytes in this purge period and the one before. */
+static _Atomic(size_t) lite_large_live_charge, lite_large_peak, lite_large_peak_before;
 
 static void lite_large_note_live(void) {
   size_t live = lite_load_relaxed(&lite_stat.large_bytes);
@@ -258,21 +278,23 @@ static size_t lite_large_budget(void) {
   return peak + peak / LITE_LARGE_BUDGET_SHARE + LITE_LARGE_BUDGET_SLACK;
 }
 
-/* What live and cached mappings span, with `extra` more. */
+/* Whether what live and cached mappings charge, with `extra` more, is past
+ * the budget. */
 static bool lite_large_over_budget(size_t extra) {
-  return lite_load_relaxed(&lite_large_live_span) + lite_load_relaxed(&lite_stat.large_cached) + extra >
+  return lite_load_relaxed(&lite_large_live_charge) + lite_load_relaxed(&lite_large_cached_charge) + extra >
          lite_large_budget();
 }
 
-/* Unmaps the smallest cached mapping; false if the cache is empty. */
-static bool lite_large_evict_smallest(void) {
+/* Unmaps the smallest cached mapping if it is smaller than `below`; false if
+ * there is none. */
+static bool lite_large_evict_smallest(size_t below) {
   size_t best = LITE_LARGE_CACHE_SLOTS, best_span = SIZE_MAX;
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     if (lite_load_relaxed(&lite_large_cache[i]) == NULL) continue;
     size_t span = lite_load_relaxed(&lite_large_cache_span[i]);
     if (span < best_span) best = i, best_span = span;
   }
-  if (best == LITE_LARGE_CACHE_SLOTS) return false;
+  if (best == LITE_LARGE_CACHE_SLOTS || best_span >= below) return false;
   lite_segment* seg = lite_large_cache_grab(best);
   if (seg != NULL) {
     lite_add_relaxed(&lite_stat.purged_bytes, lite_large_span(seg));
@@ -295,6 +317,8 @@ static void lite_large_split(lite_segment* seg, size_t keep) {
     LITE_FIELD_SET(seg->large_map_end, from);
     rest->large_base = (uintptr_t)to;
     LITE_FIELD_SET(rest->large_map_end, (uintptr_t)to + tail);
+    rest->large_touched_end = (uintptr_t)to + (seg->large_touched_end > from ? seg->large_touched_end - from : 0);
+    if (seg->large_touched_end > from) seg->large_touched_end = from;
     rest->large_gap = 0;
     if (!lite_large_cache_put(rest)) lite_large_unmap(rest);
     return;
@@ -321,14 +345,15 @@ static bool lite_large_extend(lite_segment* seg, size_t need) {
 }
 
 /* A cached mapping for a page-aligned block of `body` bytes, made to fit: the
- * smallest that is large enough, its tail split off, else the largest, grown.
- * NULL if the cache is empty. *used: how many bytes of the block may hold old
- * data (the rest is fresh from the kernel, zero). */
-static lite_segment* lite_large_cache_take(size_t body, size_t* used) {
+ * smallest that is large enough, its tail split off (unless !split: a growing
+ * block keeps it as room), else the largest, grown. NULL if the cache is
+ * empty. *used: how many bytes of the block may hold old data (the rest is
+ * fresh from the kernel, zero). */
+static lite_segment* lite_large_cache_take(size_t body, size_t* used, bool split) {
   size_t need = LITE_LARGE_HEADER + body;
   lite_segment* seg = NULL;
   for (int attempt = 0; attempt < 4 && seg == NULL; attempt++) {
-    size_t i = lite_large_cache_pick(need);
+    size_t i = lite_large_cache_pick(split ? need : need * LITE_LARGE_GROW_ROOM);
     if (i == LITE_LARGE_CACHE_SLOTS) return NULL;
     seg = lite_large_cache_grab(i);
   }
@@ -336,9 +361,10 @@ static lite_segment* lite_large_cache_take(size_t body, size_t* used) {
   *used = lite_large_span(seg) - LITE_LARGE_HEADER;
   size_t have = lite_large_span(seg);
   if (have < need) {
-    while (lite_large_over_budget(need) && lite_large_evict_smallest()) {
+    while (lite_large_over_budget(need) && lite_large_evict_smallest(SIZE_MAX)) {
     }
-  } else if (have - need >= LITE_SLICE_SIZE && lite_large_over_budget(have)) {
+  } else if (seg->large_touched_end >= seg->large_base + need + LITE_SLICE_SIZE &&
+             lite_large_over_budget(lite_large_charge(seg))) {
     lite_large_trim_slack(seg, seg->large_base + need);
     if (*used > need - LITE_LARGE_HEADER) *used = need - LITE_LARGE_HEADER;
   }
@@ -347,7 +373,8 @@ static lite_segment* lite_large_cache_take(size_t body, size_t* used) {
     return NULL;
   }
   size_t span = lite_large_span(seg);
-  if (span / LITE_LARGE_SPLIT > need && span - need >= LITE_SLICE_SIZE) lite_large_split(seg, need);
+  if (split && span / LITE_LARGE_SPLIT > need && span - need >= LITE_SLICE_SIZE)
+    lite_large_split(seg, need);
   return seg;
 }
 
@@ -358,9 +385,14 @@ static bool lite_large_cache_put(lite_segment* seg) {
   size_t span = lite_large_span(seg);
   size_t cached = lite_load_relaxed(&lite_stat.large_cached);
   if (LITE_LARGE_GUARD || seg->large_gap || span > LITE_LARGE_CACHE_BLOCK ||
-      lite_options[LITE_OPT_PURGE_DELAY] == 0 || cached + span > LITE_LARGE_CACHE_BYTES ||
-      lite_large_over_budget(span))
+      lite_options[LITE_OPT_PURGE_DELAY] == 0 || cached + span > LITE_LARGE_CACHE_BYTES)
     return false;
+  /* Past the budget, smaller cached mappings (cut-off tails, most often) make
+   * way for this one, which a block of this size just needed. */
+  size_t charge = lite_large_charge(seg);
+  while (lite_large_over_budget(charge) && lite_large_evict_smallest(span)) {
+  }
+  if (lite_large_over_budget(charge)) return false;
   for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
     if (lite_load_relaxed(&lite_large_cache[i]) != NULL) continue;
     lite_store_relaxed(&lite_large_cache_span[i], span);
@@ -368,6 +400,7 @@ static bool lite_large_cache_put(lite_segment* seg) {
     lite_segment* empty = NULL;
     if (atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &empty, seg,
                                                 memory_order_release, memory_order_relaxed)) {
+      lite_add_relaxed(&lite_large_cached_charge, charge);
       lite_add_relaxed(&lite_stat.large_cached, span);
       lite_add_relaxed(&lite_stat.large_cached_blocks, 1);
       lite_add_relaxed(&lite_stat.dirty_bytes, span);
@@ -400,7 +433,7 @@ bool lite_large_release(bool all, bool background) {
       continue;
     lite_store_relaxed(&lite_large_cache_seen[i], NULL);
     size_t span = lite_large_span(seg);
-    lite_large_uncount(span);
+    lite_large_uncount(seg);
     lite_add_relaxed(&lite_stat.purged_bytes, span);
     lite_large_unmap(seg);
     any = true;
@@ -411,12 +444,12 @@ bool lite_large_release(bool all, bool background) {
 // -----------------------------------------------------------------------------
 // The entry points
 // -----------------------------------------------------------------------------
-void* lite_large_alloc(size_t size, size_t align, bool zero) {
+static void* lite_large_alloc_in(size_t size, size_t align, bool zero, bool split) {
   if (align < LITE_OS_PAGE) align = LITE_OS_PAGE;
   size_t body = lite_round_page(size ? size : 1);
   if (body < size || body > PTRDIFF_MAX - align - LITE_SEGMENT_SIZE) return NULL;
   size_t used = 0;
-  lite_segment* seg = align == LITE_OS_PAGE ? lite_large_cache_take(body, &used) : NULL;
+  lite_segment* seg = align == LITE_OS_PAGE ? lite_large_cache_take(body, &used, split) : NULL;
   if (seg != NULL) {
     LITE_FIELD_SET(seg->large_user, seg->large_base + LITE_LARGE_HEADER);
     if (zero) memset((void*)seg->large_user, 0, used < body ? used : body);
@@ -425,14 +458,21 @@ void* lite_large_alloc(size_t size, size_t align, bool zero) {
     if (seg == NULL) return NULL;
   }
   seg->large_end = seg->large_user + body;
+  if (seg->large_touched_end < seg->large_end) seg->large_touched_end = seg->large_end;
   lite_large_forget(seg->large_user);
-  lite_add_relaxed(&lite_large_live_span, lite_large_span(seg));
+  lite_add_relaxed(&lite_large_live_charge, lite_large_charge(seg));
   lite_add_relaxed(&lite_stat.large_blocks, 1);
   lite_add_relaxed(&lite_stat.large_bytes, body);
   lite_large_note_live();
   lite_add_relaxed(&lite_stat.large_allocs, 1);
   return (void*)seg->large_user;
 }
+
+void* lite_large_alloc(size_t size, size_t align, bool zero) {
+  return lite_large_alloc_in(size, align, zero, true);
+}
+
+void* lite_large_alloc_growing(size_t size) { return lite_large_alloc_in(size, 0, false, false); }
 
 static void lite_large_check(lite_segment* seg, const void* p, const char* what) {
   if ((uintptr_t)p == seg->large_user) return;
@@ -447,7 +487,7 @@ void lite_large_free(lite_segment* seg, void* p) {
   lite_store_relaxed(&lite_large_recent[slot], (uintptr_t)p);
   lite_sub_relaxed(&lite_stat.large_blocks, 1);
   lite_sub_relaxed(&lite_stat.large_bytes, seg->large_end - seg->large_user);
-  lite_sub_relaxed(&lite_large_live_span, lite_large_span(seg));
+  lite_sub_relaxed(&lite_large_live_charge, lite_large_charge(seg));
   lite_add_relaxed(&lite_stat.large_frees, 1);
   uintptr_t user = seg->large_user;
   LITE_FIELD_SET(seg->large_user, 0); /* a free of it while cached is a double free */
@@ -472,7 +512,9 @@ static void* lite_large_resize_mapping(lite_segment* seg, void* p, size_t size) 
   if (body <= map_end - user && (LITE_LARGE_GUARD == 0 || body <= usable)) {
     uintptr_t new_end = user + body;
     if (!LITE_LARGE_GUARD) {
-      lite_large_trim_slack(seg, new_end);
+      /* Shrinking gives the tail back; growing into room keeps the rest of
+       * the room for the growth to come. */
+      if (body < usable) lite_large_trim_slack(seg, new_end);
       seg->large_end = new_end;
     }
     lite_add_relaxed(&lite_stat.large_bytes, seg->large_end - end);
@@ -499,14 +541,15 @@ static void* lite_large_resize_mapping(lite_segment* seg, void* p, size_t size) 
  * the growth in, and the process does not grow. NULL if none was taken. */
 static void* lite_large_copy_to_cached(lite_segment* seg, void* p, size_t body) {
   size_t used;
-  lite_segment* to = lite_large_cache_take(lite_round_page(body + body / 2), &used);
+  lite_segment* to = lite_large_cache_take(lite_round_page(body + body / 2), &used, false);
   if (to == NULL) return NULL;
   (void)used;
   LITE_FIELD_SET(to->large_user, to->large_base + LITE_LARGE_HEADER);
   to->large_end = to->large_user + body;
+  if (to->large_touched_end < to->large_end) to->large_touched_end = to->large_end;
   lite_large_forget(to->large_user);
   memcpy((void*)to->large_user, p, seg->large_end - seg->large_user);
-  lite_add_relaxed(&lite_large_live_span, lite_large_span(to));
+  lite_add_relaxed(&lite_large_live_charge, lite_large_charge(to));
   lite_add_relaxed(&lite_stat.large_blocks, 1);
   lite_add_relaxed(&lite_stat.large_bytes, body);
   lite_add_relaxed(&lite_stat.large_allocs, 1);
@@ -524,10 +567,11 @@ void* lite_large_resize(lite_segment* seg, void* p, size_t size) {
     void* q = lite_large_copy_to_cached(seg, p, body);
     if (q != NULL) return q;
   }
-  size_t span = lite_large_span(seg);
+  size_t charge = lite_large_charge(seg);
   void* q = lite_large_resize_mapping(seg, p, size);
   if (q != NULL) {
-    lite_add_relaxed(&lite_large_live_span, lite_large_span(seg) - span); /* wraps when it shrank */
+    if (seg->large_touched_end < seg->large_end) seg->large_touched_end = seg->large_end;
+    lite_add_relaxed(&lite_large_live_charge, lite_large_charge(seg) - charge); /* wraps when it shrank */
     lite_large_note_live();
   }
   return q;

@@ -405,6 +405,9 @@ LITE_INLINE lite_handle* lite_handle_at(uint32_t hid) {
  * large.c: blocks mapped directly
  * ------------------------------------------------------------------------- */
 void* lite_large_alloc(size_t size, size_t align, bool zero) LITE_HIDDEN;
+/* For a block that realloc is growing: a cached mapping larger than the
+ * request is kept whole, as room to grow into. */
+void* lite_large_alloc_growing(size_t size) LITE_HIDDEN;
 bool lite_large_release(bool all, bool background) LITE_HIDDEN;
 void lite_large_free(lite_segment* seg, void* p) LITE_HIDDEN;
 void* lite_large_resize(lite_segment* seg, void* p, size_t size) LITE_HIDDEN;

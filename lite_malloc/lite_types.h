@@ -112,6 +112,7 @@ typedef struct lite_segment {
   uint32_t large_index;          /* place in the table of descriptors (large.c) */
   _Atomic(uint32_t) large_free_next; /* next free descriptor + 1, while free */
   _Atomic(uint64_t) large_cached_ms; /* decay clock when the mapping was cached */
+  uintptr_t large_touched_end;   /* end of what blocks have used of the mapping (resident) */
   lite_page pages[];             /* LITE_SEGMENT_PAGES only: one per slice */
 } lite_segment;
 

@@ -183,6 +183,47 @@ TEST(Realloc, SameSizeKeepsContents) {
   }
 }
 
+// Buffers grown by 64 KiB steps to 4 MiB, round after round, as a program
+// reading files of unknown size: once the first rounds have left their
+// mappings in the cache, a round costs no mmap, munmap or mremap at all (a
+// growing block takes a whole cached mapping and grows into it).
+lite_malloc_os_stats OsStats() {
+  lite_malloc_os_stats s;
+  memset(&s, 0, sizeof(s));
+  lite_malloc_get_os_stats(&s);
+  return s;
+}
+
+TEST(Realloc, GrowingBuffersReuseFreedMappings) {
+  // Rounds must take less than the purge delay, or the decay rightly unmaps
+  // the cache between them: ThreadSanitizer is too slow for that.
+  if (lite_test::kTsan) GTEST_SKIP() << "rounds outlast the purge delay under ThreadSanitizer";
+  constexpr int kBuffers = 4;
+  constexpr size_t kStep = 64 * 1024, kEnd = 4 << 20;
+  lite_malloc_trim(0);  // what earlier tests left in the cache goes
+  lite_malloc_os_stats warm = {};
+  for (int round = 0; round < 6; round++) {
+    if (round == 2) warm = OsStats();
+    unsigned char* b[kBuffers] = {};
+    for (size_t len = 0; len < kEnd; len += kStep) {
+      for (int k = 0; k < kBuffers; k++) {
+        b[k] = static_cast<unsigned char*>(lite_realloc(b[k], len + kStep));
+        ASSERT_NE(b[k], nullptr);
+        memset(b[k] + len, static_cast<int>(k + len / kStep), kStep);
+      }
+    }
+    for (int k = 0; k < kBuffers; k++) {
+      for (size_t off = 0; off < kEnd; off += 4096)
+        ASSERT_EQ(b[k][off], static_cast<unsigned char>(k + off / kStep)) << off;
+      lite_free(b[k]);
+    }
+  }
+  const lite_malloc_os_stats end = OsStats();
+  EXPECT_EQ(end.maps, warm.maps);
+  EXPECT_EQ(end.unmaps, warm.unmaps);
+  EXPECT_EQ(end.remaps, warm.remaps);
+}
+
 TEST(Realloc, ImpossibleSizeFailsAndKeepsOldBlock) {
   const size_t olds[] = {100, 20000, 2 * kMiB};
   const size_t news[] = {SIZE_MAX, SIZE_MAX - 4096, static_cast<size_t>(PTRDIFF_MAX) + 1};
