@@ -14,23 +14,7 @@ void lite_set_enomem(void) { errno = ENOMEM; }
 // -----------------------------------------------------------------------------
 // malloc and free
 // -----------------------------------------------------------------------------
-/* Pops a block of the page in `slot`, with the owner's busy flag raised around
- * it (reclaim.c: a reclaimer may revoke the slot meanwhile). */
-LITE_INLINE lite_block* lite_slot_pop(lite_front* f, lite_page** slot) {
-  lite_busy_raise(f);
-  lite_block* b = lite_page_pop(LITE_SLOT_GET(*slot));
-  lite_store_release(&f->busy, 0);
-  return b;
-}
-
-void* lite_malloc(size_t size) {
-  lite_front* f = lite_tls_front;
-  if (LITE_LIKELY(size <= LITE_SMALL_MAX)) {
-    lite_block* b = lite_slot_pop(f, &f->direct[(size + 7) >> 3]);
-    if (LITE_LIKELY(b != NULL)) return b;
-  }
-  return lite_malloc_generic(f, size);
-}
+void* lite_malloc(size_t size) { return lite_malloc_fast(size); }
 
 LITE_NOINLINE void* lite_malloc_generic(lite_front* f, size_t size) {
   void* p;
@@ -66,7 +50,7 @@ static lite_page* lite_block_page(const void* p, const char* what) {
   return page;
 }
 
-static LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
+LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
   if (p == NULL) return;
   lite_segment* seg = lite_segment_of((uintptr_t)p);
   if (seg->kind == LITE_SEGMENT_LARGE) {
@@ -83,7 +67,6 @@ static LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
   if (!lite_page_is_block(page, (uintptr_t)p, LITE_COUNTER_GET(page->limit)))
     lite_fatal("invalid free", p, "block was never handed out");
   if ((owner & ~LITE_OWNER_FULL) == (uintptr_t)f) {
-    if (b == page->free) lite_fatal("double free", p, "block is already free");
     lite_page_free_slow(f, page, b);
     return;
   }
@@ -91,24 +74,7 @@ static LITE_NOINLINE void lite_free_generic(void* p, lite_front* f) {
   lite_free_remote(page, b);
 }
 
-void lite_free(void* p) {
-  uintptr_t a = (uintptr_t)p;
-  lite_page* page = lite_page_of(a);
-  lite_front* f = lite_tls_front;
-  lite_block* b = p;
-  if (LITE_LIKELY(lite_load_relaxed(&page->owner) == (uintptr_t)f &&
-                  lite_page_is_block(page, a, page->limit) && b != page->free)) {
-    lite_page_push(page, b);
-    uint32_t used = page->used - 1;
-    /* Release: a reclaimer that reads the count (reclaim.c) sees the push. A
-     * plain store on x86-64. */
-    __atomic_store_n(&page->used, used, __ATOMIC_RELEASE);
-    if (LITE_LIKELY(used != 0)) return;
-    lite_page_unused(f, page);
-    return;
-  }
-  lite_free_generic(p, f);
-}
+void lite_free(void* p) { lite_free_fast(p); }
 
 /* Hardened builds check that a sized free names a size the block could have
  * been allocated with. A block stays in place when realloc shrinks it to more

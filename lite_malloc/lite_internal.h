@@ -47,9 +47,11 @@
 /* ----------------------------------------------------------------------------
  * Size classes (inline)
  * ------------------------------------------------------------------------- */
-/* Class of a size known to be <= LITE_SMALL_MAX: 0 holds 8 bytes, class i holds 16*i. */
+/* Class of a size known to be <= LITE_SMALL_MAX: class i holds 16*i bytes.
+ * Every block has room for the two words of a free block (lite_block), so
+ * sizes 0..16 all go to class 1 and class 0 is never used. */
 LITE_INLINE size_t lite_small_class(size_t n) {
-  return n <= 8 ? 0 : (n + 15) >> 4;
+  return (n + 15) >> 4 | (n == 0);
 }
 /* Class of a size in (LITE_SMALL_MAX, LITE_MEDIUM_MAX]. */
 LITE_INLINE size_t lite_medium_class(size_t n) {
@@ -58,10 +60,8 @@ LITE_INLINE size_t lite_medium_class(size_t n) {
 LITE_INLINE size_t lite_class_of(size_t n) {
   return n <= LITE_SMALL_MAX ? lite_small_class(n) : lite_medium_class(n);
 }
-/* The hardened build tracks blocks at 16-byte granularity: class 0 holds 16. */
-#define LITE_CLASS0_SIZE (LITE_MALLOC_HARDENED ? 16 : 8)
 LITE_INLINE size_t lite_class_size(size_t cls) {
-  if (cls < LITE_SMALL_CLASSES) return cls ? cls * 16 : LITE_CLASS0_SIZE;
+  if (cls < LITE_SMALL_CLASSES) return cls ? cls * 16 : 16;
   return (cls - LITE_SMALL_CLASSES + LITE_MEDIUM_FIRST) * (size_t)LITE_OS_PAGE;
 }
 
@@ -71,15 +71,16 @@ LITE_INLINE size_t lite_class_size(size_t cls) {
 #define LITE_SLOT_GET(slot) (LITE_TSAN_ON ? __atomic_load_n(&(slot), __ATOMIC_RELAXED) : (slot))
 
 /* Makes `page` the one front f allocates class cls from. direct[i] serves the
- * sizes 8i-7..8i: entries 0 and 1 belong to class 0, class 1 has entry 2 only,
- * class c >= 2 has 2c-1 and 2c. */
+ * sizes 8i-7..8i (entry 0: size 0): entries 0, 1 and 2 belong to class 1,
+ * class c >= 2 has 2c-1 and 2c, class 0 has none. */
 LITE_INLINE void lite_front_set_cur(lite_front* f, size_t cls, lite_page* page) {
   LITE_COUNTER_SET(f->cur[cls], page);
-  if (cls == 0) {
+  if (cls == 1) {
     LITE_COUNTER_SET(f->direct[0], page);
     LITE_COUNTER_SET(f->direct[1], page);
-  } else if (cls < LITE_SMALL_CLASSES) {
-    if (cls > 1) LITE_COUNTER_SET(f->direct[2 * cls - 1], page);
+    LITE_COUNTER_SET(f->direct[2], page);
+  } else if (cls != 0 && cls < LITE_SMALL_CLASSES) {
+    LITE_COUNTER_SET(f->direct[2 * cls - 1], page);
     LITE_COUNTER_SET(f->direct[2 * cls], page);
   }
 }
@@ -142,6 +143,21 @@ LITE_INLINE void lite_hardened_on_free(lite_page* page, lite_block* b) { (void)p
 #endif
 void lite_hardened_init(void) LITE_HIDDEN;
 
+/* ----------------------------------------------------------------------------
+ * twice.c: double frees, caught in every build
+ * ------------------------------------------------------------------------- */
+/* Stored in the second word of every free block (lite_block.key), cleared by
+ * malloc. A free that finds it looks for the block in its page's lists, which
+ * is what tells a double free from user data that happens to match. */
+extern uintptr_t lite_free_key LITE_HIDDEN;
+void lite_twice_init(void) LITE_HIDDEN;
+/* Aborts if b is already free. By the owner of b's page inside its busy
+ * bracket (exact), or by any other thread (remote: best effort, see twice.c). */
+void lite_twice_check_owner(lite_front* f, lite_page* page, lite_block* b) LITE_HIDDEN;
+void lite_twice_check_remote(lite_page* page, lite_block* b) LITE_HIDDEN;
+LITE_INLINE bool lite_block_marked_free(const lite_block* b) { return b->key == lite_free_key; }
+LITE_INLINE void lite_block_mark_free(lite_block* b) { b->key = lite_free_key; }
+
 /* Pops a block of the owner's page, or NULL when its free list is empty. */
 LITE_INLINE lite_block* lite_page_pop(lite_page* page) {
   lite_block* b = page->free;
@@ -149,6 +165,7 @@ LITE_INLINE lite_block* lite_page_pop(lite_page* page) {
     lite_block* next = lite_next(b);
     lite_hardened_on_alloc(page, b, next);
     page->free = next;
+    b->key = 0;
     LITE_COUNTER_SET(page->used, page->used + 1);
   }
   return b;
@@ -158,6 +175,7 @@ LITE_INLINE lite_block* lite_page_pop(lite_page* page) {
 LITE_INLINE void lite_page_push(lite_page* page, lite_block* b) {
   lite_hardened_on_free(page, b);
   lite_set_next(b, page->free);
+  lite_block_mark_free(b);
   page->free = b;
   LITE_COUNTER_SET(page->frees, page->frees + 1);
 }
@@ -432,9 +450,59 @@ __attribute__((noreturn)) void lite_fatal(const char* what, const void* p, const
 char* lite_fmt_u64(char* out, uint64_t v, unsigned base) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
- * alloc.c: shared slow paths of the entry points
+ * alloc.c: the entry points. Their fast paths are here, inline, so that the
+ * override files' malloc and free are the fast paths themselves rather than
+ * a jump to lite_malloc and lite_free.
  * ------------------------------------------------------------------------- */
 void* lite_malloc_generic(lite_front* f, size_t size) LITE_HIDDEN;
+void lite_free_generic(void* p, lite_front* f) LITE_HIDDEN;
 void lite_set_enomem(void) LITE_HIDDEN;
+
+/* Pops a block of the page in `slot`, with the owner's busy flag raised around
+ * it (reclaim.c: a reclaimer may revoke the slot meanwhile). */
+LITE_INLINE lite_block* lite_slot_pop(lite_front* f, lite_page** slot) {
+  lite_busy_raise(f);
+  lite_block* b = lite_page_pop(LITE_SLOT_GET(*slot));
+  lite_store_release(&f->busy, 0);
+  return b;
+}
+
+/* malloc: one TLS load, the page for the size, pop its free list. */
+LITE_INLINE void* lite_malloc_fast(size_t size) {
+  lite_front* f = lite_tls_front;
+  if (LITE_LIKELY(size <= LITE_SMALL_MAX)) {
+    lite_block* b = lite_slot_pop(f, &f->direct[(size + 7) >> 3]);
+    if (LITE_LIKELY(b != NULL)) return b;
+  }
+  return lite_malloc_generic(f, size);
+}
+
+/* free: two radix-map loads find the page; if the calling thread owns it, the
+ * pointer is the start of a carved block and the block is not marked free
+ * (twice.c), push it. */
+LITE_INLINE void lite_free_fast(void* p) {
+  uintptr_t a = (uintptr_t)p;
+  lite_page* page = lite_page_of(a);
+  lite_front* f = lite_tls_front;
+  lite_block* b = p;
+  if (LITE_LIKELY(lite_load_relaxed(&page->owner) == (uintptr_t)f &&
+                  lite_page_is_block(page, a, page->limit) && !lite_block_marked_free(b))) {
+    lite_page_push(page, b);
+    /* Release: a reclaimer that reads the count (reclaim.c) sees the push.
+     * x86-64 orders stores as written, so there it is one decrement in
+     * memory after a compiler barrier. */
+#if defined(__x86_64__) && !LITE_TSAN_ON
+    atomic_signal_fence(memory_order_release);
+    if (LITE_LIKELY(--page->used != 0)) return;
+#else
+    uint32_t used = page->used - 1;
+    __atomic_store_n(&page->used, used, __ATOMIC_RELEASE);
+    if (LITE_LIKELY(used != 0)) return;
+#endif
+    lite_page_unused(f, page);
+    return;
+  }
+  lite_free_generic(p, f);
+}
 
 #endif

@@ -33,8 +33,12 @@
 #include "lite_atomic.h"
 #include "lite_config.h"
 
+/* A free block. Every block has room for both words (16 bytes at least). */
 typedef struct lite_block {
   struct lite_block* next;
+  /* lite_free_key while the block is free, in every build; malloc clears it.
+   * A free that finds it set looks the block up in its page's lists (twice.c). */
+  uintptr_t key;
 } lite_block;
 
 struct lite_front;

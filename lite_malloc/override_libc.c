@@ -6,14 +6,15 @@
  * pthread_create, dlopen, ...) included, is lite_malloc's, so no pointer of
  * glibc's allocator ever reaches lite_free.
  *
- * Each function is a tail call (one jmp). Besides the standard names (the
+ * Each function is a tail call (one jmp), except malloc and free, which are
+ * the fast paths themselves (override_names.inc). Besides the standard names (the
  * table in override_names.inc) this file defines glibc's internal entry points
  * __libc_malloc, ..., which some programs and tools call to reach "the real
  * malloc", and __posix_memalign. */
 #include <malloc.h>
 #include <stdlib.h>
 
-#include "lite_malloc.h"
+#include "lite_internal.h"
 
 /* malloc, ..., and for the rows marked 1, __libc_malloc, ... */
 #define LITE_LIBC_NAME_0(type, name, target, params, args, ret)

@@ -11,7 +11,7 @@
  * malloc_trim. */
 #include <stddef.h>
 
-#include "lite_malloc.h"
+#include "lite_internal.h"
 
 #define LITE_NAME(type, name, target, params, args, ret, libc) \
   LITE_FORWARD(type, __wrap_##name, target, params, args, ret)

@@ -116,8 +116,12 @@ static bool lite_page_extend(lite_page* page) {
   if (n > avail) n = avail;
   uintptr_t first = page->start + (uintptr_t)page->reserved * size;
   uintptr_t last = first + (uintptr_t)(n - 1) * size;
-  for (uintptr_t a = first; a < last; a += size) lite_set_next((lite_block*)a, (lite_block*)(a + size));
+  for (uintptr_t a = first; a < last; a += size) {
+    lite_set_next((lite_block*)a, (lite_block*)(a + size));
+    lite_block_mark_free((lite_block*)a);
+  }
   lite_set_next((lite_block*)last, page->free);
+  lite_block_mark_free((lite_block*)last);
   page->free = (lite_block*)first;
   page->reserved += n;
   LITE_COUNTER_SET(page->limit, (size_t)page->reserved * size);
@@ -313,6 +317,7 @@ void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) {
     lite_free_remote(page, b);
     return;
   }
+  if (lite_block_marked_free(b)) lite_twice_check_owner(f, page, b);
   if (lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) lite_page_to_avail(f, page);
   lite_page_push(page, b);
   LITE_COUNTER_SET(page->used, page->used - 1);

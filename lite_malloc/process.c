@@ -15,6 +15,7 @@ void lite_process_init(void) {
                                                memory_order_acquire))
     return;
   lite_hardened_init();
+  lite_twice_init();
   lite_options_init();
   lite_front_key_init();
   pthread_atfork(NULL, NULL, lite_fork_child);

@@ -8,7 +8,7 @@
 #   0 primitives   os diag options hardened stack version
 #   1 segments     segment decay background  (reclamation's one owner)
 #   2 large blocks large
-#   3 pages        page remote handle
+#   3 pages        page remote handle twice
 #   4 fronts       front reclaim
 #   5 entry points alloc fork process stats
 set -euo pipefail
@@ -17,7 +17,7 @@ declare -A LAYER=(
   [os]=0 [diag]=0 [options]=0 [hardened]=0 [stack]=0 [version]=0
   [segment]=1 [decay]=1 [background]=1
   [large]=2
-  [page]=3 [remote]=3 [handle]=3
+  [page]=3 [remote]=3 [handle]=3 [twice]=3
   [front]=4 [reclaim]=4
   [alloc]=5 [fork]=5 [process]=5 [stats]=5 [test_hooks]=5
 )

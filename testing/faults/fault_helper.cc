@@ -19,8 +19,8 @@
 //                 rss_after_free= cached_after_free= rss_after_quiet=
 //                 cached_after_quiet= dirty_after_quiet= background_ticks=
 //   zero_freed    small blocks freed by their owner and by another thread:
-//                 nonzero_<how>_<size>= (first nonzero byte at offset >= 8 of
-//                 the freed block, -1 if all zero)
+//                 nonzero_<how>_<size>= (first nonzero byte at offset >= 16
+//                 of the freed block, past its link and key; -1 if all zero)
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,10 +160,11 @@ int Quiet(long ms) {
   return 0;
 }
 
-// Offset of the first nonzero byte in p[8 .. n), or -1.
+// Offset of the first nonzero byte in p[16 .. n), or -1: a free block's first
+// two words are its link and its key.
 long FirstNonZeroPastLink(const void* p, size_t n) {
   const unsigned char* b = static_cast<const unsigned char*>(p);
-  for (size_t i = 8; i < n; i++)
+  for (size_t i = 16; i < n; i++)
     if (b[i] != 0) return static_cast<long>(i);
   return -1;
 }

@@ -7,18 +7,18 @@
 // misuse. The death tests run in the "fast" style (plain fork), so the child
 // sees the blocks the test allocated before it, at the same addresses.
 //
-// What the default build does NOT catch (the hardened build does, see
-// misuse_hardened_test.cc): a double free is recognised only while the block
-// is the head of its page's free list (the owner's `free` list, or `xfree` for
-// frees from other threads). So
-//   free(a); free(b); free(a);      // a and b in the same page
-// goes unnoticed: a is pushed a second time, and two later mallocs of that
-// class return the same block. Likewise a second free from another thread
-// after any other block of the page was freed remotely, and a second free
-// after the owner has already reused the block. A second free of a block
-// whose page has since gone back to its segment (all its blocks were free and
-// it was not the current page) reads "invalid free ... (not allocated by
-// lite_malloc)" rather than "double free".
+// Double frees: every free block carries a key word that malloc clears, and a
+// free that finds it looks the block up in its page's lists (twice.c). So the
+// default build catches a second free of a block wherever it waits in its
+// page's free list or remote-free list, as glibc's tcache check does for its
+// own lists (glibc's malloc/tst-tcfree2 is one test below). What it does NOT
+// catch (the hardened build does, see misuse_hardened_test.cc): a second free
+// after the block was handed out again (that is a free of the new owner's
+// block), and a second free from another thread of a block that waits on a
+// full page's delivery list. A second free of a block whose page has since
+// gone back to its segment (all its blocks were free and it was not the
+// current page) reads "invalid free ... (not allocated by lite_malloc)" rather
+// than "double free".
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -269,6 +269,151 @@ TEST_F(MisuseDeathTest, DoubleFreeViaReallocToZero) {
   void* p = b.p;
   EXPECT_ABORT({ lite_realloc(p, 0); lite_free(p); }, "double free", p, "block is already free");
   lite_free(p);
+}
+
+// glibc 2.36's malloc/tst-tcfree2: 20 blocks of 20 bytes, all freed, then the
+// first again. Under glibc it aborts; so must it here.
+TEST_F(MisuseDeathTest, GlibcTcfree2) {
+  void* blocks[20];
+  for (void*& b : blocks) b = lite_malloc(20);
+  EXPECT_ABORT(
+      {
+        for (void* b : blocks) lite_free(b);
+        lite_free(blocks[0]);
+      },
+      "double free", blocks[0], "block is already free");
+  for (void* b : blocks) lite_free(b);
+}
+
+// free(a); free(b); free(a): a is one below the head of the page's list.
+TEST_F(MisuseDeathTest, DoubleFreeBelowTheHead) {
+  Owned keep(64);
+  void* a = lite_malloc(64);
+  void* b = lite_malloc(64);
+  EXPECT_ABORT({ lite_free(a); lite_free(b); lite_free(a); }, "double free", a,
+               "block is already free");
+  lite_free(a);
+  lite_free(b);
+}
+
+// The block is deep in its page's free list, under blocks freed and reused.
+TEST_F(MisuseDeathTest, DoubleFreeDeepInTheFreeList) {
+  Owned keep(100);
+  void* blocks[200];
+  for (void*& b : blocks) b = lite_malloc(100);
+  void* victim = blocks[3];
+  EXPECT_ABORT(
+      {
+        for (void* b : blocks) lite_free(b);
+        for (int i = 0; i < 50; i++) lite_free(lite_malloc(100));
+        lite_free(victim);
+      },
+      "double free", victim, "block is already free");
+  for (void* b : blocks) lite_free(b);
+}
+
+// Each size class and a medium one, freed twice with other frees between.
+TEST_F(MisuseDeathTest, DoubleFreeBelowTheHeadAtEverySize) {
+  for (size_t size : {1, 8, 16, 24, 100, 1024, 8192, 20000}) {
+    Owned keep(size);
+    void* a = lite_malloc(size);
+    void* b = lite_malloc(size);
+    EXPECT_ABORT({ lite_free(a); lite_free(b); lite_free(a); }, "double free", a,
+                 "block is already free")
+        << "size " << size;
+    lite_free(a);
+    lite_free(b);
+  }
+}
+
+// Blocks another thread freed wait on the page's remote-free list; the owner
+// frees one of them again.
+TEST_F(MisuseDeathTest, OwnerFreesABlockInTheRemoteList) {
+  SKIP_THREADS_UNDER_TSAN();
+  Owned keep(64);
+  static void* blocks[8];
+  for (void*& b : blocks) b = lite_malloc(64);
+  void* victim = blocks[2];
+  EXPECT_ABORT(
+      {
+        pthread_t t;
+        pthread_create(
+            &t, nullptr,
+            [](void*) -> void* {
+              for (void* b : blocks) lite_free(b);
+              return nullptr;
+            },
+            nullptr);
+        pthread_join(t, nullptr);
+        lite_free(victim);
+      },
+      "double free", victim, "block is already free");
+  for (void* b : blocks) lite_free(b);
+}
+
+// The same, the second free from yet another thread.
+TEST_F(MisuseDeathTest, AnotherThreadFreesABlockInTheRemoteList) {
+  SKIP_THREADS_UNDER_TSAN();
+  Owned keep(64);
+  static void* blocks[8];
+  for (void*& b : blocks) b = lite_malloc(64);
+  void* victim = blocks[2];
+  EXPECT_ABORT(
+      {
+        pthread_t t;
+        pthread_create(
+            &t, nullptr,
+            [](void*) -> void* {
+              for (void* b : blocks) lite_free(b);
+              return nullptr;
+            },
+            nullptr);
+        pthread_join(t, nullptr);
+        pthread_create(
+            &t, nullptr, [](void* q) -> void* { lite_free(q); return nullptr; }, victim);
+        pthread_join(t, nullptr);
+      },
+      "double free", victim, "block is already free");
+  for (void* b : blocks) lite_free(b);
+}
+
+// Another thread frees twice a block the owner freed into its own list.
+TEST_F(MisuseDeathTest, AnotherThreadFreesABlockInTheOwnersList) {
+  SKIP_THREADS_UNDER_TSAN();
+  Owned keep(64);
+  void* a = lite_malloc(64);
+  void* b = lite_malloc(64);
+  EXPECT_ABORT(
+      {
+        lite_free(a);
+        lite_free(b);
+        pthread_t t;
+        pthread_create(
+            &t, nullptr, [](void* q) -> void* { lite_free(q); return nullptr; }, a);
+        pthread_join(t, nullptr);
+      },
+      "double free", a, "block is already free");
+  lite_free(a);
+  lite_free(b);
+}
+
+// A block whose user data holds what a free block holds (a copy of a freed
+// block's bytes) is freed normally: the key alone is never taken for a free.
+TEST_F(MisuseDeathTest, BlockHoldingAFreeBlocksBytesFreesNormally) {
+  Owned keep(64);
+  void* a = lite_malloc(64);
+  void* b = lite_malloc(64);
+  void* c = lite_malloc(64);
+  lite_free(a);
+  memcpy(c, a, 16);  // reads freed memory on purpose: its key word
+  for (int i = 0; i < 3; i++) lite_free(lite_malloc(64));
+  lite_free(c);
+  lite_free(b);
+  void* d = lite_malloc(64);
+  void* e = lite_malloc(64);
+  EXPECT_NE(d, e);
+  lite_free(d);
+  lite_free(e);
 }
 
 // ------------------------------------------- usable_size and realloc misuse
