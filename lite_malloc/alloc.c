@@ -178,9 +178,11 @@ void* lite_reallocarray(void* p, size_t count, size_t size) {
 // -----------------------------------------------------------------------------
 // Aligned allocation
 // -----------------------------------------------------------------------------
-/* alignment: a power of two. Classes are multiples of their alignment and pages
- * start on 64 KiB boundaries, so up to 64 KiB an aligned request is just a
- * request for a size that is a multiple of the alignment. */
+/* alignment: a power of two. The class of a multiple of the alignment is
+ * itself a multiple of it (classes step by 16 bytes, then by a power of two
+ * that such a size is a multiple of, or by 4 KiB), and pages start on 64 KiB
+ * boundaries, so up to 64 KiB an aligned request is just a request for a size
+ * that is a multiple of the alignment. */
 static void* lite_aligned(size_t alignment, size_t size) {
   if (alignment <= 16) return lite_malloc(alignment == 16 && size < 16 ? 16 : size);
   if (size > PTRDIFF_MAX) {
@@ -190,6 +192,10 @@ static void* lite_aligned(size_t alignment, size_t size) {
   if (alignment <= LITE_SLICE_SIZE) {
     size_t rounded = (size + alignment - 1) & ~(alignment - 1);
     if (rounded == 0) rounded = alignment;
+    /* Only a small class cut to LITE_SMALL_MAX can be no multiple of the
+     * alignment: the first medium class then serves. */
+    if (rounded <= LITE_SMALL_MAX && lite_class_size(lite_small_class(rounded)) % alignment != 0)
+      rounded = LITE_SMALL_MAX + 1;
     if (rounded <= LITE_MEDIUM_MAX) return lite_malloc(rounded);
   }
   void* p = lite_large_alloc(size, alignment, false);

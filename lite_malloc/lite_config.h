@@ -85,10 +85,19 @@
 #define LITE_SLICES (LITE_SEGMENT_SIZE / LITE_SLICE_SIZE) /* 64; slice 0 = header */
 #define LITE_OS_PAGE 4096u
 
-/* Small sizes are rounded to 16 (8 for the smallest class); the largest small
- * size is MINIBLOCK x 8 rounded up to 16. */
+/* The largest small size is MINIBLOCK x 8 rounded up to 16. Small classes are
+ * one per 16 bytes up to LITE_LINEAR_MAX, then eight per doubling (steps of an
+ * eighth of the power of two below: 288, 320, ..., 512, 576, ...), the last
+ * one cut to LITE_SMALL_MAX; class 0 is never used (lite_internal.h). */
 #define LITE_SMALL_MAX ((((size_t)LITE_MALLOC_MINIBLOCK_CACHE_SIZE * 8) + 15) & ~(size_t)15)
-#define LITE_SMALL_CLASSES (LITE_SMALL_MAX / 16 + 1)
+#define LITE_LINEAR_SHIFT 8
+#define LITE_LINEAR_MAX ((size_t)1 << LITE_LINEAR_SHIFT)
+#define LITE_LOG2_FLOOR(n) (63 - __builtin_clzll((unsigned long long)(n)))
+#define LITE_GEOMETRIC_CLASS(n)                                       \
+  (LITE_LINEAR_MAX / 16 + (size_t)(LITE_LOG2_FLOOR((n) - 1) - LITE_LINEAR_SHIFT) * 8 + \
+   (((n) - 1 - ((size_t)1 << LITE_LOG2_FLOOR((n) - 1))) >> (LITE_LOG2_FLOOR((n) - 1) - 3)) + 1)
+#define LITE_SMALL_CLASSES \
+  ((LITE_SMALL_MAX <= LITE_LINEAR_MAX ? LITE_SMALL_MAX / 16 : LITE_GEOMETRIC_CLASS(LITE_SMALL_MAX)) + 1)
 /* Medium (superblock) classes: every multiple of 4 KiB above LITE_SMALL_MAX. */
 #define LITE_MEDIUM_FIRST (LITE_SMALL_MAX / LITE_OS_PAGE + 1)
 #define LITE_MEDIUM_CLASSES                                                       \

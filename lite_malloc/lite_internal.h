@@ -47,11 +47,13 @@
 /* ----------------------------------------------------------------------------
  * Size classes (inline)
  * ------------------------------------------------------------------------- */
-/* Class of a size known to be <= LITE_SMALL_MAX: class i holds 16*i bytes.
+/* Class of a size known to be <= LITE_SMALL_MAX (lite_config.h): class i
+ * holds 16*i bytes up to LITE_LINEAR_MAX, eight classes per doubling above.
  * Every block has room for the two words of a free block (lite_block), so
  * sizes 0..16 all go to class 1 and class 0 is never used. */
 LITE_INLINE size_t lite_small_class(size_t n) {
-  return (n + 15) >> 4 | (n == 0);
+  if (n <= LITE_LINEAR_MAX) return (n + 15) >> 4 | (n == 0);
+  return LITE_GEOMETRIC_CLASS(n);
 }
 /* Class of a size in (LITE_SMALL_MAX, LITE_MEDIUM_MAX]. */
 LITE_INLINE size_t lite_medium_class(size_t n) {
@@ -61,7 +63,12 @@ LITE_INLINE size_t lite_class_of(size_t n) {
   return n <= LITE_SMALL_MAX ? lite_small_class(n) : lite_medium_class(n);
 }
 LITE_INLINE size_t lite_class_size(size_t cls) {
-  if (cls < LITE_SMALL_CLASSES) return cls ? cls * 16 : 16;
+  if (cls <= LITE_LINEAR_MAX / 16) return cls ? cls * 16 : 16;
+  if (cls < LITE_SMALL_CLASSES) {
+    size_t j = cls - LITE_LINEAR_MAX / 16 - 1, k = LITE_LINEAR_SHIFT + j / 8;
+    size_t size = ((size_t)1 << k) + ((j % 8 + 1) << (k - 3));
+    return size < LITE_SMALL_MAX ? size : LITE_SMALL_MAX;
+  }
   return (cls - LITE_SMALL_CLASSES + LITE_MEDIUM_FIRST) * (size_t)LITE_OS_PAGE;
 }
 
@@ -71,18 +78,13 @@ LITE_INLINE size_t lite_class_size(size_t cls) {
 #define LITE_SLOT_GET(slot) (LITE_TSAN_ON ? __atomic_load_n(&(slot), __ATOMIC_RELAXED) : (slot))
 
 /* Makes `page` the one front f allocates class cls from. direct[i] serves the
- * sizes 8i-7..8i (entry 0: size 0): entries 0, 1 and 2 belong to class 1,
- * class c >= 2 has 2c-1 and 2c, class 0 has none. */
+ * sizes 8i-7..8i (entry 0: size 0): each small class has the entries of the
+ * sizes above the class below it, class 1 entries 0, 1 and 2, class 0 none. */
 LITE_INLINE void lite_front_set_cur(lite_front* f, size_t cls, lite_page* page) {
   LITE_COUNTER_SET(f->cur[cls], page);
-  if (cls == 1) {
-    LITE_COUNTER_SET(f->direct[0], page);
-    LITE_COUNTER_SET(f->direct[1], page);
-    LITE_COUNTER_SET(f->direct[2], page);
-  } else if (cls != 0 && cls < LITE_SMALL_CLASSES) {
-    LITE_COUNTER_SET(f->direct[2 * cls - 1], page);
-    LITE_COUNTER_SET(f->direct[2 * cls], page);
-  }
+  if (cls == 0 || cls >= LITE_SMALL_CLASSES) return;
+  size_t first = cls == 1 ? 0 : lite_class_size(cls - 1) / 8 + 1;
+  for (size_t i = first; i <= lite_class_size(cls) / 8; i++) LITE_COUNTER_SET(f->direct[i], page);
 }
 
 /* ----------------------------------------------------------------------------

@@ -209,7 +209,9 @@ static lite_page* lite_page_find(lite_front* f, size_t cls) {
   lite_page* p;
   lite_front_take_delayed(f, true);
   while ((p = f->avail[cls]) != NULL) {
-    lite_page_collect(p);
+    /* A page with blocks of its own keeps its remote list for later: taking
+     * it now would mean walking it to splice the two lists. */
+    if (p->free == NULL) lite_page_collect(p);
     if (lite_page_has_room(p)) return p;
     if (!lite_page_to_full(f, p)) lite_page_collect(p);
   }

@@ -89,8 +89,8 @@ TEST(ClassStats, TableDescribesTheClasses) {
   std::vector<lite_malloc_class_stats> v = ClassStats();
   const lite_malloc_config c = Config();
   ASSERT_EQ(v.size(), c.size_classes);
-  // 8 bytes; hardened builds (--config=hardened) track blocks by 16 bytes.
-  EXPECT_TRUE(v[0].block_size == 8u || v[0].block_size == 16u) << v[0].block_size;
+  // Class 0 is never used (sizes 0..16 go to class 1); it reports 16 bytes.
+  EXPECT_EQ(v[0].block_size, 16u);
   EXPECT_EQ(v[1].block_size, 16u);
   EXPECT_EQ(v[7].block_size, 112u);
   EXPECT_EQ(v.back().block_size, c.medium_max);

@@ -13,8 +13,8 @@
 
 namespace {
 
-// 4000-byte blocks: 16 to a 64 KiB page, one class nothing else here uses.
-constexpr size_t kSize = 4000;
+// 4096-byte blocks: 16 to a 64 KiB page, one class nothing else here uses.
+constexpr size_t kSize = 4096;
 constexpr size_t kPerPage = 16;
 
 size_t ClassPages() {
