@@ -8,11 +8,14 @@
  *
  * Each consumer has its own queue (the benchmark's, not the allocator's): a
  * lock-free stack of batches that producers push onto with a compare-and-swap
- * and that the consumer empties with one exchange, so no thread ever sleeps
- * in the kernel on it. Producer p sends its k-th batch to consumer
- * (p + k) mod ARG. A queue holds at most MAX_QUEUED batches; a producer that
- * finds it full, or a consumer that finds it empty, spins a little and then
- * yields, so the memory in flight stays bounded. The total number of blocks
+ * and that the consumer empties with one exchange. Producer p sends its k-th
+ * batch to consumer (p + k) mod ARG. A queue holds about MAX_QUEUED batches at
+ * most, so the memory in flight stays bounded. A producer that finds its
+ * queue full, or a consumer that finds its queue empty, spins a little, then
+ * yields a few times, then sleeps on the queue's condition variable until the
+ * other side wakes it: threads that wait do not take the CPU from the ones
+ * that work when there are more threads than cores (2 x ARG of them here),
+ * and no lock is taken while nobody sleeps. The total number of blocks
  * is the same for every ARG, and counters check that every block allocated
  * was freed. */
 #include <pthread.h>
@@ -28,6 +31,7 @@ enum {
   BATCH = 128,       /* blocks handed over at once */
   MAX_QUEUED = 32,   /* batches waiting in one queue before producers wait */
   SPINS = 64,        /* pauses before a waiting thread yields */
+  YIELDS = 16,       /* yields before it sleeps */
   MIN_SIZE = 8,
   MAX_SIZE = 256
 };
@@ -42,8 +46,11 @@ typedef struct batch {
 typedef struct {
   _Alignas(64) _Atomic(batch*) top;
   _Atomic size_t queued; /* batches pushed and not yet taken */
-  size_t freed;          /* blocks its consumer freed */
-  size_t batches;        /* batches its consumer took */
+  _Atomic int sleeping;  /* threads asleep on `wake`, or about to be */
+  pthread_mutex_t lock;  /* held only to sleep and to wake sleepers */
+  pthread_cond_t wake;
+  size_t freed;   /* blocks its consumer freed */
+  size_t batches; /* batches its consumer took */
   char pad[64];
 } queue;
 
@@ -57,38 +64,61 @@ static producer producers[MAX_THREADS];
 static int nthreads;
 static atomic_int producing; /* producers not yet finished */
 
-/* Waits, spinning a little and then yielding: the machine may have fewer
- * cores than threads. */
-static void pause_for(unsigned* spins) {
-  if (++*spins < SPINS) {
+/* Waits until ready(q): spins, then yields, then sleeps. Sleeping announces
+ * itself in q->sleeping before the last look at the condition, and every
+ * change that can make it true is followed by wake(q), which reads
+ * q->sleeping: both in sequentially consistent order, so either the waiter
+ * sees the change or the waker sees the waiter (and takes the lock, which the
+ * waiter holds until it sleeps). */
+static void wait_for(queue* q, int (*ready)(queue*)) {
+  for (unsigned i = 0; i < SPINS; i++) {
+    if (ready(q)) return;
     __builtin_ia32_pause();
-  } else {
+  }
+  for (unsigned i = 0; i < YIELDS; i++) {
+    if (ready(q)) return;
     sched_yield();
   }
+  pthread_mutex_lock(&q->lock);
+  atomic_fetch_add(&q->sleeping, 1);
+  while (!ready(q)) pthread_cond_wait(&q->wake, &q->lock);
+  atomic_fetch_sub(&q->sleeping, 1);
+  pthread_mutex_unlock(&q->lock);
+}
+
+static void wake(queue* q) {
+  if (atomic_load(&q->sleeping) == 0) return;
+  pthread_mutex_lock(&q->lock);
+  pthread_cond_broadcast(&q->wake);
+  pthread_mutex_unlock(&q->lock);
+}
+
+static int has_room(queue* q) { return atomic_load(&q->queued) < MAX_QUEUED; }
+
+static int has_work(queue* q) {
+  return atomic_load(&q->top) != NULL || atomic_load(&producing) == 0;
 }
 
 static void put(queue* q, batch* b) {
-  unsigned spins = 0;
-  while (atomic_load_explicit(&q->queued, memory_order_relaxed) >= MAX_QUEUED) pause_for(&spins);
-  atomic_fetch_add_explicit(&q->queued, 1, memory_order_relaxed);
+  if (!has_room(q)) wait_for(q, has_room);
+  atomic_fetch_add(&q->queued, 1);
   batch* top = atomic_load_explicit(&q->top, memory_order_relaxed);
   do {
     b->next = top;
-  } while (!atomic_compare_exchange_weak_explicit(&q->top, &top, b, memory_order_release,
-                                                  memory_order_relaxed));
+  } while (!atomic_compare_exchange_weak(&q->top, &top, b));
+  wake(q);
 }
 
 /* Every batch in the queue, waiting for one; NULL once the queue is empty and
  * every producer has finished. */
 static batch* take_all(queue* q) {
-  unsigned spins = 0;
   for (;;) {
     /* Read the producers' count first: if it is 0, every push happened
      * before, and an empty queue stays empty. */
-    int left = atomic_load_explicit(&producing, memory_order_acquire);
-    batch* b = atomic_exchange_explicit(&q->top, NULL, memory_order_acquire);
+    int left = atomic_load(&producing);
+    batch* b = atomic_exchange(&q->top, NULL);
     if (b != NULL || left == 0) return b;
-    pause_for(&spins);
+    wait_for(q, has_work);
   }
 }
 
@@ -108,7 +138,10 @@ static void* produce(void* arg) {
     left -= b->count;
     put(&queues[((size_t)self->id + k) % (size_t)nthreads], b);
   }
-  atomic_fetch_sub_explicit(&producing, 1, memory_order_release);
+  /* The last producer to finish lets sleeping consumers see it. */
+  if (atomic_fetch_sub(&producing, 1) == 1) {
+    for (int t = 0; t < nthreads; t++) wake(&queues[t]);
+  }
   return NULL;
 }
 
@@ -125,7 +158,8 @@ static void* consume(void* arg) {
       }
       freed += b->count;
       batches++;
-      atomic_fetch_sub_explicit(&q->queued, 1, memory_order_relaxed);
+      atomic_fetch_sub(&q->queued, 1);
+      wake(q);
       free(b);
       b = next;
     }
@@ -143,6 +177,8 @@ int wl_xmalloc(double scale, const char* arg) {
   pthread_t ptid[MAX_THREADS], ctid[MAX_THREADS];
   atomic_store(&producing, nthreads);
   for (int t = 0; t < nthreads; t++) {
+    pthread_mutex_init(&queues[t].lock, NULL);
+    pthread_cond_init(&queues[t].wake, NULL);
     if (pthread_create(&ctid[t], NULL, consume, &queues[t]) != 0) {
       bench_fail("xmalloc: cannot start consumer %d", t);
     }
@@ -160,6 +196,8 @@ int wl_xmalloc(double scale, const char* arg) {
     pthread_join(ctid[t], NULL);
     freed += queues[t].freed;
     batches += queues[t].batches;
+    pthread_mutex_destroy(&queues[t].lock);
+    pthread_cond_destroy(&queues[t].wake);
   }
   if (freed != total) bench_fail("xmalloc: %zu blocks allocated but %zu freed", total, freed);
   bench_metric("blocks", (double)total);
