@@ -15,6 +15,8 @@ int wl_churn(double scale, const char* arg);
 int wl_server(double scale, const char* arg);
 /* prodcons.c: one thread allocates, another frees. */
 int wl_prodcons(double scale, const char* arg);
+/* larson.c, xmalloc.c and mstress.c: ARG defaults to the number of online
+ * cores. */
 /* larson.c: ARG chains of threads churn 10-500 B blocks; each round a new
  * thread takes over the blocks of the one before. */
 int wl_larson(double scale, const char* arg);
