@@ -168,8 +168,21 @@ def define_workloads(workloads_bin):
     for t in threads:
         w.append(Workload("server-%d" % t, "%d worker thread%s, cross-thread frees"
                           % (t, "s" if t > 1 else ""), program("server", str(t))))
+    w.append(Workload("prodcons", "1 thread allocates, 1 frees", program("prodcons")))
+    # The classic cross-thread benchmarks, at as many threads as cores and
+    # at twice as many (each xmalloc run has that many producers and as many
+    # consumers again).
+    xthreads = sorted({NPROC, 2 * NPROC})
+    for t in xthreads:
+        w.append(Workload("larson-%d" % t, "%d thread chains, successors free 10-500 B" % t,
+                          program("larson", str(t))))
+    for t in xthreads:
+        w.append(Workload("xmalloc-%d" % t, "%d producers hand batches to %d consumers" % (t, t),
+                          program("xmalloc", str(t))))
+    for t in xthreads:
+        w.append(Workload("mstress-%d" % t, "rounds of %d threads swap mixed sizes" % t,
+                          program("mstress", str(t))))
     w += [
-        Workload("prodcons", "1 thread allocates, 1 frees", program("prodcons")),
         Workload("realloc", "strings, vectors, buffers to 4 MiB", program("realloc")),
         Workload("large", "bursts of 64 KiB-8 MiB blocks", program("large")),
         Workload("fragment", "mix, free half, other sizes", program("fragment")),

@@ -16,6 +16,7 @@ static const struct {
   bench_workload_fn run;
 } workloads[] = {
     {"churn", wl_churn},       {"server", wl_server},       {"prodcons", wl_prodcons},
+    {"larson", wl_larson},     {"xmalloc", wl_xmalloc},     {"mstress", wl_mstress},
     {"realloc", wl_realloc},   {"large", wl_large},         {"fragment", wl_fragment},
     {"overhead", wl_overhead}, {"return_os", wl_return_os}, {"loop", wl_loop},
     {"which", wl_which},

@@ -15,6 +15,17 @@ int wl_churn(double scale, const char* arg);
 int wl_server(double scale, const char* arg);
 /* prodcons.c: one thread allocates, another frees. */
 int wl_prodcons(double scale, const char* arg);
+/* larson.c, xmalloc.c and mstress.c: ARG defaults to the number of online
+ * cores. */
+/* larson.c: ARG chains of threads churn 10-500 B blocks; each round a new
+ * thread takes over the blocks of the one before. */
+int wl_larson(double scale, const char* arg);
+/* xmalloc.c: ARG producer threads hand batches of small blocks to ARG
+ * consumer threads, which free them. */
+int wl_xmalloc(double scale, const char* arg);
+/* mstress.c: rounds of ARG threads that allocate, free and swap objects of
+ * mixed sizes through a shared transfer array. */
+int wl_mstress(double scale, const char* arg);
 /* realloc.c: strings and vectors grown with realloc, small to megabytes. */
 int wl_realloc(double scale, const char* arg);
 /* large.c: bursts of 64 KiB - 8 MiB blocks. */
