@@ -457,7 +457,7 @@ char* lite_fmt_u64(char* out, uint64_t v, unsigned base) LITE_HIDDEN;
  * a jump to lite_malloc and lite_free.
  * ------------------------------------------------------------------------- */
 void* lite_malloc_generic(lite_front* f, size_t size) LITE_HIDDEN;
-void lite_free_generic(void* p, lite_front* f) LITE_HIDDEN;
+void lite_free_generic(void* p, lite_front* f, lite_page* page) LITE_HIDDEN;
 void lite_set_enomem(void) LITE_HIDDEN;
 
 /* Pops a block of the page in `slot`, with the owner's busy flag raised around
@@ -504,7 +504,7 @@ LITE_INLINE void lite_free_fast(void* p) {
     lite_page_unused(f, page);
     return;
   }
-  lite_free_generic(p, f);
+  lite_free_generic(p, f, page);
 }
 
 #endif

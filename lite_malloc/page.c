@@ -7,8 +7,9 @@
  *
  * A front keeps, per class, a circular list of pages that may have free blocks
  * (cur among them) and one of pages that had none when last looked at. A page on
- * the full list carries LITE_OWNER_FULL in its owner word, so the owner's next
- * free to it misses the fast path and moves it back, and its xfree word is armed
+ * the full list carries LITE_OWNER_FULL in its owner word, so the owner's frees
+ * to it miss the fast path and count it back (an eighth of it free: available
+ * again), and its xfree word is armed
  * (remote.c), so the first block another thread frees into it comes back to the
  * owner through its handle: no full page is ever scanned, and none is missed.
  * Pages whose blocks are all back are returned to their segment, except the
@@ -147,6 +148,13 @@ void lite_page_collect(lite_page* page) {
   page->free = head;
   LITE_COUNTER_SET(page->used, page->used - n);
   LITE_COUNTER_SET(page->frees, page->frees + n);
+}
+
+/* Free blocks a full page of the owner's needs before it is available again:
+ * an eighth of the page. */
+static uint32_t lite_page_refill(const lite_page* page) {
+  uint32_t n = page->capacity / 8;
+  return n ? n : 1;
 }
 
 static bool lite_page_has_room(const lite_page* page) {
@@ -320,10 +328,17 @@ void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) {
     return;
   }
   if (lite_block_marked_free(b)) lite_twice_check_owner(f, page, b);
-  if (lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) lite_page_to_avail(f, page);
   lite_page_push(page, b);
   LITE_COUNTER_SET(page->used, page->used - 1);
-  if (page->used == 0 && f->cur[page->cls] != page) lite_page_retire(f, page, false);
+  if (page->used == 0 && f->cur[page->cls] != page) {
+    lite_page_retire(f, page, false);
+  } else if ((lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) &&
+             page->capacity - page->used >= lite_page_refill(page)) {
+    /* Back on the available list only with room for a run of allocations:
+     * a page that went back at its first free would be full again at the
+     * next malloc, and each round trip costs two atomic operations. */
+    lite_page_to_avail(f, page);
+  }
   lite_busy_end(f);
 }
 
