@@ -93,8 +93,10 @@ $(STATIC): $(CORE_OBJS) $(NAMES_OBJS) $(NEW_OBJ)
 	$(AR) rcs $@ $(O)/lite_malloc.o $(NEW_OBJ)
 
 # -Bsymbolic-functions: the forwarding calls inside bind directly (jmp, no PLT).
+# --as-needed: libstdc++ is referenced weakly only (override_new.cc), so C
+# programs that preload the library do not load it.
 $(O)/$(SHARED_FILE): $(CORE_OBJS) $(NAMES_OBJS) $(NEW_OBJ)
-	$(CXX) -shared -pthread -Wl,-soname,$(SONAME) -Wl,-Bsymbolic-functions -o $@ $^
+	$(CXX) -shared -pthread -Wl,-soname,$(SONAME) -Wl,-Bsymbolic-functions -Wl,--as-needed -o $@ $^
 
 # The links, in build/ as they will be installed: programs linked against
 # build/ (-Lbuild -Wl,-rpath,...) find their soname there.

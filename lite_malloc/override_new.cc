@@ -14,6 +14,23 @@
 
 #define LITE_OVERRIDE __attribute__((visibility("default")))
 
+/* Every use of the C++ runtime here is a weak reference, so the shared
+ * library needs no libstdc++: a C program that preloads it does not load
+ * libstdc++ and libm (about 1.5 MiB of resident memory) for operators it never
+ * calls. In a C++ program they resolve to the program's libstdc++. The
+ * standard's failure path is the only user; without a runtime (C++ code that
+ * a C program dlopen()s with its own libstdc++) it stops the process. */
+namespace std {
+new_handler get_new_handler() noexcept __attribute__((weak));
+}
+__asm__(
+    ".weak __cxa_allocate_exception, __cxa_throw, __cxa_begin_catch, __cxa_end_catch\n"
+    ".weak __gxx_personality_v0, _Unwind_Resume\n"
+    ".weak _ZTISt9bad_alloc, _ZTVSt9bad_alloc, _ZNSt9bad_allocD1Ev\n");
+extern "C" __attribute__((noreturn, visibility("hidden"))) void lite_fatal(const char* what,
+                                                                         const void* p,
+                                                                         const char* reason);
+
 namespace {
 
 // -----------------------------------------------------------------------------
@@ -27,6 +44,10 @@ void* lite_alloc(std::size_t size, std::size_t alignment) {
 /* alignment 0: plain malloc. */
 __attribute__((noinline, cold)) void* lite_new_fail(std::size_t size, std::size_t alignment,
                                                     bool nothrow) {
+  if (&std::get_new_handler == nullptr) {
+    if (nothrow) return nullptr;
+    lite_fatal("operator new", reinterpret_cast<void*>(size), "out of memory, no C++ runtime to throw");
+  }
   for (;;) {
     std::new_handler handler = std::get_new_handler();
     if (handler == nullptr) {

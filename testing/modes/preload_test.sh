@@ -8,3 +8,12 @@ run testing/modes/mode_probe glibc                     # the control run
 run env LD_PRELOAD="$SO" testing/modes/mode_probe lite
 run env LD_PRELOAD="$SO" testing/modes/cxx_probe lite
 run env LD_PRELOAD="$SO" testing/modes/lifecycle_probe
+
+# A C program that preloads the library loads no C++ runtime: the operators
+# new and delete reference libstdc++ weakly (override_new.cc).
+maps="$(env LD_PRELOAD="$SO" cat /proc/self/maps)"
+if grep -q 'libstdc++' <<<"$maps"; then
+  echo "FAIL a C program that preloads lite_malloc loads libstdc++"
+  exit 1
+fi
+echo "ok   no libstdc++ in a preloaded C program"
