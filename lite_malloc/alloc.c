@@ -16,7 +16,7 @@ void lite_set_enomem(void) { errno = ENOMEM; }
 // -----------------------------------------------------------------------------
 void* lite_malloc(size_t size) { return lite_malloc_fast(size); }
 
-LITE_NOINLINE void* lite_malloc_generic(lite_front* f, size_t size) {
+LITE_NOINLINE void* lite_malloc_generic(size_t size, lite_front* f) {
   void* p;
   if (size > LITE_SMALL_MAX && size <= LITE_MEDIUM_MAX) {  /* the fast path, for superblocks */
     lite_block* b = lite_slot_pop(f, &f->cur[lite_medium_class(size)]);
