@@ -326,55 +326,53 @@ TEST_F(MisuseDeathTest, DoubleFreeBelowTheHeadAtEverySize) {
   }
 }
 
-// Blocks another thread freed wait on the page's remote-free list; the owner
-// frees one of them again.
+// Runs fn(arg) on a thread of its own and waits for it.
+void OnAnotherThread(void* (*fn)(void*), void* arg) {
+  pthread_t t;
+  pthread_create(&t, nullptr, fn, arg);
+  pthread_join(t, nullptr);
+}
+void* FreeIt(void* p) {
+  lite_free(p);
+  return nullptr;
+}
+
+// Eight blocks of this thread's that another thread has freed: they wait on
+// their page's remote-free list.
+void* g_remote[8];
+void* FreeTheRemoteBlocks(void*) {
+  for (void* b : g_remote) lite_free(b);
+  return nullptr;
+}
+
+// The owner frees one of them again.
 TEST_F(MisuseDeathTest, OwnerFreesABlockInTheRemoteList) {
   SKIP_THREADS_UNDER_TSAN();
   Owned keep(64);
-  static void* blocks[8];
-  for (void*& b : blocks) b = lite_malloc(64);
-  void* victim = blocks[2];
+  for (void*& b : g_remote) b = lite_malloc(64);
+  void* victim = g_remote[2];
   EXPECT_ABORT(
       {
-        pthread_t t;
-        pthread_create(
-            &t, nullptr,
-            [](void*) -> void* {
-              for (void* b : blocks) lite_free(b);
-              return nullptr;
-            },
-            nullptr);
-        pthread_join(t, nullptr);
+        OnAnotherThread(FreeTheRemoteBlocks, nullptr);
         lite_free(victim);
       },
       "double free", victim, "block is already free");
-  for (void* b : blocks) lite_free(b);
+  for (void* b : g_remote) lite_free(b);
 }
 
-// The same, the second free from yet another thread.
+// Yet another thread frees one of them again.
 TEST_F(MisuseDeathTest, AnotherThreadFreesABlockInTheRemoteList) {
   SKIP_THREADS_UNDER_TSAN();
   Owned keep(64);
-  static void* blocks[8];
-  for (void*& b : blocks) b = lite_malloc(64);
-  void* victim = blocks[2];
+  for (void*& b : g_remote) b = lite_malloc(64);
+  void* victim = g_remote[2];
   EXPECT_ABORT(
       {
-        pthread_t t;
-        pthread_create(
-            &t, nullptr,
-            [](void*) -> void* {
-              for (void* b : blocks) lite_free(b);
-              return nullptr;
-            },
-            nullptr);
-        pthread_join(t, nullptr);
-        pthread_create(
-            &t, nullptr, [](void* q) -> void* { lite_free(q); return nullptr; }, victim);
-        pthread_join(t, nullptr);
+        OnAnotherThread(FreeTheRemoteBlocks, nullptr);
+        OnAnotherThread(FreeIt, victim);
       },
       "double free", victim, "block is already free");
-  for (void* b : blocks) lite_free(b);
+  for (void* b : g_remote) lite_free(b);
 }
 
 // Another thread frees twice a block the owner freed into its own list.
@@ -387,10 +385,7 @@ TEST_F(MisuseDeathTest, AnotherThreadFreesABlockInTheOwnersList) {
       {
         lite_free(a);
         lite_free(b);
-        pthread_t t;
-        pthread_create(
-            &t, nullptr, [](void* q) -> void* { lite_free(q); return nullptr; }, a);
-        pthread_join(t, nullptr);
+        OnAnotherThread(FreeIt, a);
       },
       "double free", a, "block is already free");
   lite_free(a);
