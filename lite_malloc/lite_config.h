@@ -87,10 +87,13 @@
 
 /* The largest small size is MINIBLOCK x 8 rounded up to 16. Small classes are
  * one per 16 bytes up to LITE_LINEAR_MAX, then eight per doubling (steps of an
- * eighth of the power of two below: 288, 320, ..., 512, 576, ...), the last
- * one cut to LITE_SMALL_MAX; class 0 is never used (lite_internal.h). */
+ * eighth of the power of two below: 1152, 1280, ..., 2048, 2304, ...), the
+ * last one cut to LITE_SMALL_MAX; class 0 is never used (lite_internal.h).
+ * Finer steps up to 1 KiB keep the blocks a thread frees and reuses at once
+ * in few pages (cache-hot); coarser ones above keep the number of partly used
+ * pages per thread low. */
 #define LITE_SMALL_MAX ((((size_t)LITE_MALLOC_MINIBLOCK_CACHE_SIZE * 8) + 15) & ~(size_t)15)
-#define LITE_LINEAR_SHIFT 8
+#define LITE_LINEAR_SHIFT 10
 #define LITE_LINEAR_MAX ((size_t)1 << LITE_LINEAR_SHIFT)
 #define LITE_LOG2_FLOOR(n) (63 - __builtin_clzll((unsigned long long)(n)))
 #define LITE_GEOMETRIC_CLASS(n)                                       \

@@ -63,7 +63,7 @@ LITE_INLINE size_t lite_class_of(size_t n) {
   return n <= LITE_SMALL_MAX ? lite_small_class(n) : lite_medium_class(n);
 }
 LITE_INLINE size_t lite_class_size(size_t cls) {
-  if (cls <= LITE_LINEAR_MAX / 16) return cls ? cls * 16 : 16;
+  if (cls <= LITE_LINEAR_MAX / 16 && cls < LITE_SMALL_CLASSES) return cls ? cls * 16 : 16;
   if (cls < LITE_SMALL_CLASSES) {
     size_t j = cls - LITE_LINEAR_MAX / 16 - 1, k = LITE_LINEAR_SHIFT + j / 8;
     size_t size = ((size_t)1 << k) + ((j % 8 + 1) << (k - 3));

@@ -52,7 +52,7 @@ TEST(OptionsEngines4, SizesAroundTheShiftedBoundariesWork) {
     const size_t usable = lite_malloc_usable_size(p);
     EXPECT_GE(usable, n);
     if (n <= c.small_max) {
-      // 16-byte steps to 256, then steps of an eighth (size_class_test.cc).
+      // 16-byte steps to 1024, then steps of an eighth (size_class_test.cc).
       EXPECT_LT(usable, n + (n <= 16 ? 17 : std::max<size_t>(16, n / 8))) << "lite_malloc(" << n << ")";
     }
     lite_test::FillPattern(p, usable, n);

@@ -113,7 +113,7 @@ TEST(SizeClass, NeighbouringBlocksKeepTheirContents) {
   }
 }
 
-// Small classes step by 16 bytes up to 256, then by an eighth of the power of
+// Small classes step by 16 bytes up to 1024, then by an eighth of the power of
 // two below the size: rounding up wastes less than 16 bytes, or an eighth.
 TEST(SizeClass, SmallClassesWasteLessThanOneStep) {
   const lite_malloc_config c = Config();
