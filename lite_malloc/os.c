@@ -1,6 +1,7 @@
 /* The OS layer: every mapping, purge and write goes through here, as raw system
- * calls. No libc function runs, so nothing here can allocate, take a lock or
- * clobber errno, and it works before libc is initialised. */
+ * calls. No libc function runs but getauxval and clock_gettime (both below),
+ * which neither allocate nor lock, so nothing here can allocate, take a lock
+ * or clobber errno. */
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <stdint.h>
@@ -413,8 +414,8 @@ void lite_os_wake(_Atomic(uint32_t)* word) { lite_sys_futex(word, LITE_FUTEX_WAK
 /* A forked child is a new process to the kernel: it registers again. */
 void lite_os_fork_child(void) { lite_store_relaxed(&lite_membarrier_mode, 0); }
 
-/* The one libc call: clock_gettime goes through the vDSO (no system call, no
- * allocation, no lock), which a raw system call cannot reach. */
+/* clock_gettime goes through the vDSO (no system call, no allocation, no
+ * lock), which a raw system call cannot reach. */
 uint64_t lite_os_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
