@@ -11,6 +11,7 @@
 #
 #   make CFLAGS+=-DLITE_MALLOC_ENGINES_COUNT=8
 #   make CC=clang CXX=clang++ O=build-clang
+#   make CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ O=build-arm   (AArch64)
 #
 # A change of flags rebuilds everything. Bazel builds the same artifacts:
 # //lite_malloc:liblite-malloc-static.a and //lite_malloc:liblite-malloc-shared.so.
@@ -25,9 +26,15 @@
 
 CC ?= cc
 CXX ?= c++
-LD ?= ld
-AR ?= ar
 O ?= build
+# The linker and archiver of the compiler's target: make's own defaults (ld,
+# ar) are the host's, which cannot link a cross compiler's objects.
+ifeq ($(origin LD),default)
+LD := $(shell $(CC) -print-prog-name=ld)
+endif
+ifeq ($(origin AR),default)
+AR := $(or $(shell command -v "$$($(CC) -dumpmachine)-ar"),ar)
+endif
 
 # Yours to set or add to: defines, -O3, -march=native, ... They come last, so
 # they win over the defaults (make CFLAGS+=... keeps -O2; CFLAGS=-O0 replaces it).

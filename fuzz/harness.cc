@@ -266,15 +266,17 @@ void DoPosixMemalign(Thread& t, const Op& op) {
 
 void DoValloc(Thread& t, const Op& op) {
   FreeSlot(t, op.slot, OpKind::kFree);
-  Request rq{"valloc", op.size, 4096, Classify(op.size, 4096), Origin::kOther};
+  // The OS page: 4, 16 or 64 KiB (the cores built to pretend to larger pages).
+  static const size_t page = lite_malloc_page_size();
+  Request rq{"valloc", op.size, page, Classify(op.size, page), Origin::kOther};
   if (op.kind == OpKind::kPvalloc) {
     rq.fn = "pvalloc";
     // glibc rounds up to pages first: an overflow there is ENOMEM too.
-    if (op.size > SIZE_MAX - 4095) {
+    if (op.size > SIZE_MAX - (page - 1)) {
       rq.expect = Expect::kNomem;
     } else {
-      rq.size = (op.size + 4095) & ~size_t{4095};
-      rq.expect = Classify(rq.size, 4096);
+      rq.size = (op.size + page - 1) & ~(page - 1);
+      rq.expect = Classify(rq.size, page);
     }
   }
   if (rq.expect == Expect::kSkip) return;

@@ -101,12 +101,15 @@ void lite_free(void* p) { lite_free_fast(p); }
 /* Hardened builds check that a sized free names a size the block could have
  * been allocated with. A block stays in place when realloc shrinks it to more
  * than half, so for lite_free_sized that is (usable/2, usable]; an aligned block
- * was rounded up by at most its alignment (or a 4 KiB page). */
+ * was rounded up by at most its alignment (or a class step, or an OS page). */
 static void lite_check_size(void* p, size_t size, size_t alignment) {
   if (!LITE_MALLOC_HARDENED || p == NULL) return;
   size_t usable = lite_malloc_usable_size(p), floor;
   if (alignment > 16) {
-    size_t step = alignment > LITE_OS_PAGE ? alignment : LITE_OS_PAGE;
+    /* Rounded up to the alignment, then to a class (4 KiB steps) or, for a
+     * large block, to whole OS pages. */
+    size_t grain = usable > LITE_MEDIUM_MAX ? lite_os_page_size() : LITE_MEDIUM_STEP;
+    size_t step = alignment > grain ? alignment : grain;
     floor = usable > step ? usable - step : 0;
   } else {
     floor = usable <= 32 ? 0 : usable / 2;
@@ -245,15 +248,15 @@ int lite_posix_memalign(void** out, size_t alignment, size_t size) {
   return 0;
 }
 
-void* lite_valloc(size_t size) { return lite_aligned(LITE_OS_PAGE, size); }
+void* lite_valloc(size_t size) { return lite_aligned(lite_os_page_size(), size); }
 
 void* lite_pvalloc(size_t size) {
-  size_t rounded = (size + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1);
+  size_t page = lite_os_page_size(), rounded = (size + page - 1) & ~(page - 1);
   if (rounded < size) {
     lite_set_enomem();
     return NULL;
   }
-  return lite_aligned(LITE_OS_PAGE, rounded ? rounded : LITE_OS_PAGE);
+  return lite_aligned(page, rounded ? rounded : page);
 }
 
 // -----------------------------------------------------------------------------

@@ -58,6 +58,10 @@ void lite_background_start(void) {
     area = (uintptr_t)p;
     lite_add_relaxed(&lite_stat.mappings, 1);
   }
+  /* AArch64 (TLS variant I): the thread pointer is the start of the zeroed
+   * area, so the TCB's two words and every TLS offset from it read zeros
+   * inside the mapping. The clone itself (os.c) has a branch per
+   * architecture; both run in the tests (testing/cross/ under qemu). */
   uintptr_t* tls = (uintptr_t*)(area + LITE_BG_STACK);
 #if defined(__x86_64__)
   /* Variant II: the thread pointer is the end of the static TLS block, and the

@@ -21,6 +21,9 @@ uintptr_t lite_list_key;
 #define LITE_BITMAP_OFFSET 16384 /* past the page descriptors, inside slice 0 */
 _Static_assert(sizeof(lite_segment) + LITE_SLICES * sizeof(lite_page) <= LITE_BITMAP_OFFSET,
                "segment header overlaps the hardened bitmap");
+/* The header purge (segment.c) frees the OS pages the descriptors reach into:
+ * with 16 KiB pages, up to here. */
+_Static_assert(LITE_BITMAP_OFFSET % 16384 == 0, "a header purge would reach the hardened bitmap");
 _Static_assert(LITE_BITMAP_OFFSET + LITE_SEGMENT_SIZE / 16 / 8 <= LITE_SLICE_SIZE,
                "hardened bitmap does not fit in the header slice");
 

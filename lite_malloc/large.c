@@ -1,6 +1,6 @@
 /* Large blocks: anything above the largest superblock class, or aligned beyond
  * 64 KiB, gets a mapping of its own. The mapping starts on a 4 MiB boundary; the
- * block starts max(4 KiB, alignment) into it, and a gap of 64 KiB or more
+ * block starts max(OS page, alignment) into it, and a gap of 64 KiB or more
  * before it is unmapped again. Its descriptor (a lite_segment of kind LARGE)
  * does not live in the mapping but in a table of descriptors that are never
  * unmapped, and the radix map holds one entry per block, for the 4 MiB unit
@@ -36,9 +36,10 @@
 #include <string.h>
 #include "lite_internal.h"
 
-#define LITE_LARGE_HEADER ((size_t)LITE_OS_PAGE)
+/* The header: one OS page (read at start-up, os.c) before the block. */
+#define LITE_LARGE_HEADER lite_os_page_size()
 /* Hardened builds end every large block with an inaccessible guard page. */
-#define LITE_LARGE_GUARD ((size_t)(LITE_MALLOC_HARDENED ? LITE_OS_PAGE : 0))
+#define LITE_LARGE_GUARD (LITE_MALLOC_HARDENED ? lite_os_page_size() : (size_t)0)
 #define LITE_LARGE_CACHE_SLOTS 32
 #define LITE_LARGE_CACHE_BLOCK ((size_t)32 << 20) /* largest mapping kept */
 #define LITE_LARGE_CACHE_BYTES ((size_t)128 << 20) /* most bytes kept in all */
@@ -48,8 +49,6 @@
 #define LITE_LARGE_GROW_ROOM 4
 /* A cached mapping more than this many times the request has its tail split off. */
 #define LITE_LARGE_SPLIT 4
-
-static size_t lite_round_page(size_t n) { return (n + LITE_OS_PAGE - 1) & ~(size_t)(LITE_OS_PAGE - 1); }
 
 // -----------------------------------------------------------------------------
 // Descriptors: chunks mapped once, never unmapped, reused through a stack
@@ -136,7 +135,7 @@ static void lite_large_unmap(lite_segment* seg) {
  * untouched. */
 static bool lite_large_move(lite_segment* seg, size_t room) {
   uintptr_t base = seg->large_base, map_end = seg->large_map_end;
-  room = lite_round_page(room);
+  room = lite_os_page_round(room);
   size_t span = LITE_LARGE_HEADER + room;
   uint8_t* to = lite_os_map_aligned(span, LITE_SEGMENT_SIZE);
   if (to == NULL) return false;
@@ -445,11 +444,12 @@ bool lite_large_release(bool all, bool background) {
 // The entry points
 // -----------------------------------------------------------------------------
 static void* lite_large_alloc_in(size_t size, size_t align, bool zero, bool split) {
-  if (align < LITE_OS_PAGE) align = LITE_OS_PAGE;
-  size_t body = lite_round_page(size ? size : 1);
+  size_t page = lite_os_page_size();
+  if (align < page) align = page;
+  size_t body = lite_os_page_round(size ? size : 1);
   if (body < size || body > PTRDIFF_MAX - align - LITE_SEGMENT_SIZE) return NULL;
   size_t used = 0;
-  lite_segment* seg = align == LITE_OS_PAGE ? lite_large_cache_take(body, &used, split) : NULL;
+  lite_segment* seg = align == page ? lite_large_cache_take(body, &used, split) : NULL;
   if (seg != NULL) {
     LITE_FIELD_SET(seg->large_user, seg->large_base + LITE_LARGE_HEADER);
     if (zero) memset((void*)seg->large_user, 0, used < body ? used : body);
@@ -507,7 +507,7 @@ size_t lite_large_usable(lite_segment* seg, const void* p) {
  * does that: this layer does not allocate). */
 static void* lite_large_resize_mapping(lite_segment* seg, void* p, size_t size) {
   uintptr_t user = seg->large_user, end = seg->large_end, map_end = seg->large_map_end;
-  size_t usable = end - user, body = lite_round_page(size);
+  size_t usable = end - user, body = lite_os_page_round(size);
   if (size <= LITE_MEDIUM_MAX || (LITE_LARGE_GUARD && size <= usable / 2)) return NULL;
   if (body <= map_end - user && (LITE_LARGE_GUARD == 0 || body <= usable)) {
     uintptr_t new_end = user + body;
@@ -541,7 +541,7 @@ static void* lite_large_resize_mapping(lite_segment* seg, void* p, size_t size) 
  * the growth in, and the process does not grow. NULL if none was taken. */
 static void* lite_large_copy_to_cached(lite_segment* seg, void* p, size_t body) {
   size_t used;
-  lite_segment* to = lite_large_cache_take(lite_round_page(body + body / 2), &used, false);
+  lite_segment* to = lite_large_cache_take(lite_os_page_round(body + body / 2), &used, false);
   if (to == NULL) return NULL;
   (void)used;
   LITE_FIELD_SET(to->large_user, to->large_base + LITE_LARGE_HEADER);
@@ -560,10 +560,10 @@ static void* lite_large_copy_to_cached(lite_segment* seg, void* p, size_t body) 
 
 void* lite_large_resize(lite_segment* seg, void* p, size_t size) {
   lite_large_check(seg, p, "invalid realloc");
-  size_t body = lite_round_page(size);
+  size_t body = lite_os_page_round(size);
   if (!LITE_LARGE_GUARD && size > LITE_MEDIUM_MAX && body >= size &&
       body > seg->large_map_end - seg->large_user &&
-      lite_large_cache_fits(LITE_LARGE_HEADER + lite_round_page(body + body / 2))) {
+      lite_large_cache_fits(LITE_LARGE_HEADER + lite_os_page_round(body + body / 2))) {
     void* q = lite_large_copy_to_cached(seg, p, body);
     if (q != NULL) return q;
   }

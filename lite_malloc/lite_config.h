@@ -16,8 +16,9 @@
 #define LITE_MALLOC_MINIBLOCK_CACHE_SIZE 1024
 #endif
 
-/* Sizes up to this many x 4096 bytes are superblocks: cached per 4 KiB size.
- * Anything larger is mapped directly. */
+/* Sizes up to this many x 4096 bytes are superblocks: cached per 4 KiB size
+ * (LITE_MEDIUM_STEP, whatever the OS page size). Anything larger is mapped
+ * directly. */
 #ifndef LITE_MALLOC_SUPERBLOCK_CACHE_SIZE
 #define LITE_MALLOC_SUPERBLOCK_CACHE_SIZE 32
 #endif
@@ -65,6 +66,13 @@
 #define LITE_MALLOC_SEGMENT_BATCH 4
 #endif
 
+/* Tests only: 4096, 16384 or 65536 makes the allocator take that for the OS
+ * page size when it is at least the kernel's (os.c), so that the paths of
+ * 16 KiB and 64 KiB kernels run on a 4 KiB one; 0 (default): the kernel's. */
+#ifndef LITE_MALLOC_TEST_PAGE_SIZE
+#define LITE_MALLOC_TEST_PAGE_SIZE 0
+#endif
+
 /* ----------------------------------------------------------------------------
  * Derived constants
  * ------------------------------------------------------------------------- */
@@ -77,13 +85,26 @@
 #if LITE_MALLOC_SUPERBLOCK_CACHE_SIZE < 1 || LITE_MALLOC_SUPERBLOCK_CACHE_SIZE > 512
 #error "lite_malloc: LITE_MALLOC_SUPERBLOCK_CACHE_SIZE must be between 1 and 512"
 #endif
+#if LITE_MALLOC_TEST_PAGE_SIZE != 0 && LITE_MALLOC_TEST_PAGE_SIZE != 4096 && \
+    LITE_MALLOC_TEST_PAGE_SIZE != 16384 && LITE_MALLOC_TEST_PAGE_SIZE != 65536
+#error "lite_malloc: LITE_MALLOC_TEST_PAGE_SIZE must be 0, 4096, 16384 or 65536"
+#endif
 
 #define LITE_SEGMENT_SHIFT 22                         /* 4 MiB segments */
 #define LITE_SEGMENT_SIZE ((size_t)1 << LITE_SEGMENT_SHIFT)
 #define LITE_SLICE_SHIFT 16                           /* 64 KiB slices */
 #define LITE_SLICE_SIZE ((size_t)1 << LITE_SLICE_SHIFT)
 #define LITE_SLICES (LITE_SEGMENT_SIZE / LITE_SLICE_SIZE) /* 64; slice 0 = header */
-#define LITE_OS_PAGE 4096u
+/* The OS page size is read at start-up (lite_os_page_size, os.c): 4, 16 or
+ * 64 KiB. What must be a constant is a multiple of the largest: slices,
+ * segments, and so every purge and unmap of them. */
+#define LITE_OS_PAGE_MAX ((size_t)64 << 10)
+#if LITE_SLICE_SHIFT < 16
+#error "lite_malloc: slices must be a multiple of the largest OS page"
+#endif
+/* The step of the medium (superblock) classes: a product choice, not the OS page. */
+#define LITE_MEDIUM_SHIFT 12
+#define LITE_MEDIUM_STEP ((size_t)1 << LITE_MEDIUM_SHIFT)
 
 /* The largest small size is MINIBLOCK x 8 rounded up to 16. Small classes are
  * one per 16 bytes up to LITE_LINEAR_MAX, then eight per doubling (steps of an
@@ -102,13 +123,13 @@
 #define LITE_SMALL_CLASSES \
   ((LITE_SMALL_MAX <= LITE_LINEAR_MAX ? LITE_SMALL_MAX / 16 : LITE_GEOMETRIC_CLASS(LITE_SMALL_MAX)) + 1)
 /* Medium (superblock) classes: every multiple of 4 KiB above LITE_SMALL_MAX. */
-#define LITE_MEDIUM_FIRST (LITE_SMALL_MAX / LITE_OS_PAGE + 1)
+#define LITE_MEDIUM_FIRST (LITE_SMALL_MAX / LITE_MEDIUM_STEP + 1)
 #define LITE_MEDIUM_CLASSES                                                       \
   (LITE_MALLOC_SUPERBLOCK_CACHE_SIZE >= LITE_MEDIUM_FIRST                          \
        ? (LITE_MALLOC_SUPERBLOCK_CACHE_SIZE - LITE_MEDIUM_FIRST + 1)               \
        : 0)
 #define LITE_MEDIUM_MAX \
-  (LITE_MEDIUM_CLASSES ? (size_t)LITE_MALLOC_SUPERBLOCK_CACHE_SIZE * LITE_OS_PAGE : LITE_SMALL_MAX)
+  (LITE_MEDIUM_CLASSES ? (size_t)LITE_MALLOC_SUPERBLOCK_CACHE_SIZE * LITE_MEDIUM_STEP : LITE_SMALL_MAX)
 #define LITE_CLASSES (LITE_SMALL_CLASSES + LITE_MEDIUM_CLASSES)
 
 #endif

@@ -57,7 +57,7 @@ LITE_INLINE size_t lite_small_class(size_t n) {
 }
 /* Class of a size in (LITE_SMALL_MAX, LITE_MEDIUM_MAX]. */
 LITE_INLINE size_t lite_medium_class(size_t n) {
-  return LITE_SMALL_CLASSES + ((n + LITE_OS_PAGE - 1) >> 12) - LITE_MEDIUM_FIRST;
+  return LITE_SMALL_CLASSES + ((n + LITE_MEDIUM_STEP - 1) >> LITE_MEDIUM_SHIFT) - LITE_MEDIUM_FIRST;
 }
 LITE_INLINE size_t lite_class_of(size_t n) {
   return n <= LITE_SMALL_MAX ? lite_small_class(n) : lite_medium_class(n);
@@ -69,7 +69,7 @@ LITE_INLINE size_t lite_class_size(size_t cls) {
     size_t size = ((size_t)1 << k) + ((j % 8 + 1) << (k - 3));
     return size < LITE_SMALL_MAX ? size : LITE_SMALL_MAX;
   }
-  return (cls - LITE_SMALL_CLASSES + LITE_MEDIUM_FIRST) * (size_t)LITE_OS_PAGE;
+  return (cls - LITE_SMALL_CLASSES + LITE_MEDIUM_FIRST) * LITE_MEDIUM_STEP;
 }
 
 /* A front's page slots (direct[], cur[]): the owner reads them on its fast
@@ -221,6 +221,19 @@ void lite_options_init(void) LITE_HIDDEN;
 /* ----------------------------------------------------------------------------
  * os.c: the only place that talks to the kernel (raw system calls)
  * ------------------------------------------------------------------------- */
+/* The OS page size: 4, 16 or 64 KiB, from the kernel (os.c), set once by
+ * lite_process_init or by whichever slow path needs it first. Slow paths only. */
+extern _Atomic(size_t) lite_os_page LITE_HIDDEN;
+size_t lite_os_page_init(void) LITE_HIDDEN;
+static inline size_t lite_os_page_size(void) {
+  size_t page = lite_load_relaxed(&lite_os_page);
+  return LITE_LIKELY(page != 0) ? page : lite_os_page_init();
+}
+/* n rounded up to a multiple of the OS page (n <= SIZE_MAX - 64 KiB). */
+static inline size_t lite_os_page_round(size_t n) {
+  size_t page = lite_os_page_size();
+  return (n + page - 1) & ~(page - 1);
+}
 void* lite_os_map(size_t size, void* hint) LITE_HIDDEN;
 bool lite_os_map_at(void* p, size_t size) LITE_HIDDEN;
 void* lite_os_map_aligned(size_t size, size_t align) LITE_HIDDEN;

@@ -73,6 +73,11 @@ typedef struct lite_malloc_config {
 } lite_malloc_config;
 LITE_API void lite_malloc_get_config(lite_malloc_config* out);
 
+/* The OS page size lite_malloc works with, read from the kernel at start-up:
+ * 4096, 16384 or 65536. valloc and pvalloc align to it; large blocks come in
+ * multiples of it. */
+LITE_API size_t lite_malloc_page_size(void);
+
 /* Process-wide figures, gathered without stopping other threads. */
 typedef struct lite_malloc_stats {
   size_t mapped_bytes;      /* address space lite_malloc holds from the OS */

@@ -58,6 +58,11 @@ LITE_OPTIONS = {
         values = [0, 1],
         doc = "1: the OS layer can be told to fail (lite_malloc_fault_inject; default 0)",
     ),
+    "lite_test_page": struct(
+        macro = "LITE_MALLOC_TEST_PAGE_SIZE",
+        values = [0, 4096, 16384, 65536],
+        doc = "tests only: take this for the OS page size when it is at least the kernel's (default 0: the kernel's)",
+    ),
     "lite_test_hooks": struct(
         macro = "LITE_MALLOC_TEST_HOOKS",
         values = [0, 1],

@@ -1,9 +1,11 @@
 /* The OS layer: every mapping, purge and write goes through here, as raw system
- * calls. No libc function runs, so nothing here can allocate, take a lock or
- * clobber errno, and it works before libc is initialised. */
+ * calls. No libc function runs but getauxval and clock_gettime (both below),
+ * which neither allocate nor lock, so nothing here can allocate, take a lock
+ * or clobber errno. */
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -239,6 +241,34 @@ static inline bool lite_fault(lite_malloc_fault op) {
 }
 #endif
 
+// -----------------------------------------------------------------------------
+// The page size
+// -----------------------------------------------------------------------------
+_Atomic(size_t) lite_os_page;
+
+/* Reads the page size from the auxiliary vector the kernel gave the process
+ * (AT_PAGESZ). getauxval only scans the copy glibc keeps of it: no system
+ * call, no allocation, no lock. Every caller computes the same value, so a
+ * race to store it is harmless. Without the entry, 64 KiB: a multiple of every
+ * page size there is, so still correct. Above 64 KiB the slices would not be
+ * whole pages: lite_malloc refuses to run. */
+size_t lite_os_page_init(void) {
+  size_t page = (size_t)getauxval(AT_PAGESZ);
+  if (page == 0) page = LITE_OS_PAGE_MAX;
+  if ((page & (page - 1)) != 0 || page > LITE_OS_PAGE_MAX) {
+    static const char msg[] = "lite_malloc: the OS page size is not 4, 16 or 64 KiB\n";
+    lite_os_write_stderr(msg, sizeof msg - 1);
+    lite_os_abort();
+  }
+  if (page < 4096) page = 4096;
+  /* Tests: pages larger than the kernel's are whole numbers of its pages. */
+#if LITE_MALLOC_TEST_PAGE_SIZE
+  if (page < LITE_MALLOC_TEST_PAGE_SIZE) page = LITE_MALLOC_TEST_PAGE_SIZE;
+#endif
+  lite_store_relaxed(&lite_os_page, page);
+  return page;
+}
+
 void* lite_os_map(size_t size, void* hint) {
   if (lite_fault(LITE_FAULT_MMAP)) return NULL;
   long r = lite_sys_mmap(hint, size);
@@ -275,7 +305,7 @@ bool lite_os_unmap(void* p, size_t size) {
 }
 
 /* Maps size bytes at an address that is a multiple of align (a power of two of
- * at least 4 KiB): over-map, then unmap the unaligned head and the tail. */
+ * at least the OS page): over-map, then unmap the unaligned head and the tail. */
 void* lite_os_map_aligned(size_t size, size_t align) {
   static _Atomic(uintptr_t) next_hint;
   uintptr_t hint = lite_load_relaxed(&next_hint);
@@ -384,8 +414,8 @@ void lite_os_wake(_Atomic(uint32_t)* word) { lite_sys_futex(word, LITE_FUTEX_WAK
 /* A forked child is a new process to the kernel: it registers again. */
 void lite_os_fork_child(void) { lite_store_relaxed(&lite_membarrier_mode, 0); }
 
-/* The one libc call: clock_gettime goes through the vDSO (no system call, no
- * allocation, no lock), which a raw system call cannot reach. */
+/* clock_gettime goes through the vDSO (no system call, no allocation, no
+ * lock), which a raw system call cannot reach. */
 uint64_t lite_os_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

@@ -1,6 +1,7 @@
 /* Process start-up, the top of the layers: run once, by the library's
  * constructor or by the first malloc of a thread that comes before it
- * (alloc.c), whichever is first. It reads the options, keys the hardened
+ * (alloc.c), whichever is first. It reads the OS page size (a large block
+ * allocated before that reads it itself) and the options, keys the hardened
  * build's link encoding, makes the key that hears of thread exits, registers
  * the fork handler and starts the background purger when it is asked for. */
 #include <pthread.h>
@@ -14,6 +15,7 @@ void lite_process_init(void) {
   if (!atomic_compare_exchange_strong_explicit(&done, &expected, 1, memory_order_acq_rel,
                                                memory_order_acquire))
     return;
+  lite_os_page_init();
   lite_hardened_init();
   lite_twice_init();
   lite_options_init();

@@ -289,8 +289,10 @@ static bool lite_purge_header(lite_segment* seg) {
     any = true;
   }
   if (!lite_load_relaxed(&seg->header_purged)) {
-    uintptr_t from = ((uintptr_t)&seg->pages[0] + LITE_OS_PAGE - 1) & ~(uintptr_t)(LITE_OS_PAGE - 1);
-    uintptr_t to = ((uintptr_t)&seg->pages[LITE_SLICES] + LITE_OS_PAGE - 1) & ~(uintptr_t)(LITE_OS_PAGE - 1);
+    /* The whole OS pages the page descriptors fill (none with 64 KiB pages:
+     * the header slice is one page, and its start stays in use). */
+    uintptr_t from = lite_os_page_round((uintptr_t)&seg->pages[0]);
+    uintptr_t to = lite_os_page_round((uintptr_t)&seg->pages[LITE_SLICES]);
     bool done = to > from && lite_os_purge((void*)from, to - from);
     lite_store_relaxed(&seg->header_purged, done);
     any |= done;

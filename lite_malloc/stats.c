@@ -23,6 +23,8 @@ void lite_malloc_get_config(lite_malloc_config* out) {
   out->size_classes = LITE_CLASSES;
 }
 
+size_t lite_malloc_page_size(void) { return lite_os_page_size(); }
+
 /* Calls visit(page) for the head page of every run of slices in every segment. */
 static void lite_walk_pages(void (*visit)(lite_page* page, void* ctx), void* ctx) {
   for (size_t e = 0; e < LITE_MALLOC_ENGINES_COUNT; e++) {

@@ -18,7 +18,8 @@ namespace {
 
 using lite_test::kGiB;
 using lite_test::kMiB;
-using lite_test::kPage;
+// The OS page (4, 16 or 64 KiB), which valloc and pvalloc align to.
+const size_t kPage = lite_malloc_page_size();
 
 void* const kSentinel = reinterpret_cast<void*>(uintptr_t{0xdeadbeef0});
 
@@ -233,7 +234,8 @@ TEST(Memalign, HugeSizeIsEnomem) { CheckHugeSize("lite_memalign", lite_memalign)
 TEST(AlignedAlloc, HugeSizeIsEnomem) { CheckHugeSize("lite_aligned_alloc", lite_aligned_alloc); }
 
 TEST(Valloc, IsPageAligned) {
-  const size_t sizes[] = {0, 1, 16, 100, 4095, 4096, 4097, 8193, 100000, 1 * kMiB + 1};
+  const size_t sizes[] = {0,     1,     16,    100,   4095,   4096,  4097,       8193,
+                          16383, 16385, 65535, 65537, 100000, 1 * kMiB + 1};
   for (size_t n : sizes) {
     void* p = lite_valloc(n);
     ASSERT_NE(p, nullptr) << "lite_valloc(" << n << ")";
@@ -250,7 +252,8 @@ TEST(Valloc, IsPageAligned) {
 }
 
 TEST(Pvalloc, IsPageAlignedAndRoundedUpToPages) {
-  const size_t sizes[] = {1, 16, 100, 4095, 4096, 4097, 8193, 100000, 1 * kMiB + 1};
+  const size_t sizes[] = {1,     16,    100,   4095,  4096,   4097,        8193,
+                          16383, 16385, 65535, 65537, 100000, 1 * kMiB + 1};
   for (size_t n : sizes) {
     void* p = lite_pvalloc(n);
     ASSERT_NE(p, nullptr) << "lite_pvalloc(" << n << ")";
@@ -262,6 +265,8 @@ TEST(Pvalloc, IsPageAlignedAndRoundedUpToPages) {
     lite_free(p);
   }
 }
+
+TEST(Valloc, PageIsTheKernels) { EXPECT_EQ(kPage, lite_test::ExpectedPageSize()); }
 
 TEST(Pvalloc, ZeroSizeSucceeds) {
   void* p = lite_pvalloc(0);

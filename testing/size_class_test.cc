@@ -142,10 +142,17 @@ TEST(SizeClass, MediumClassesWasteLessThanOnePage) {
   }
 }
 
+// The OS page is the kernel's (or the test build's); medium classes step by
+// 4 KiB whatever it is.
+TEST(SizeClass, PageSizeIsReadAtStartUp) {
+  EXPECT_EQ(lite_malloc_page_size(), lite_test::ExpectedPageSize());
+}
+
 TEST(SizeClass, LargeBlocksHaveAtLeastTheirSize) {
   const lite_malloc_config c = Config();
+  const size_t page = lite_malloc_page_size();
   const size_t sizes[] = {c.medium_max + 1, c.medium_max + 4095, c.medium_max + 4096,
-                          c.medium_max + 4097, 1 * kMiB - 1, 1 * kMiB, 3 * kMiB + 17,
+                          c.medium_max + 4097, c.medium_max + 65536, 1 * kMiB - 1, 1 * kMiB, 3 * kMiB + 17,
                           4 * kMiB, 4 * kMiB + 1, 32 * kMiB + 5};
   for (size_t n : sizes) {
     void* p = lite_malloc(n);
@@ -153,6 +160,9 @@ TEST(SizeClass, LargeBlocksHaveAtLeastTheirSize) {
     EXPECT_TRUE(lite_test::IsAligned(p, 16)) << "lite_malloc(" << n << ") = " << p;
     const size_t usable = lite_malloc_usable_size(p);
     EXPECT_GE(usable, n) << "lite_malloc(" << n << ")";
+    // Whole OS pages, starting on one.
+    EXPECT_TRUE(lite_test::IsAligned(p, page)) << "lite_malloc(" << n << ") = " << p;
+    EXPECT_EQ(usable, lite_test::RoundUp(n, page)) << "lite_malloc(" << n << ")";
     lite_test::FillPattern(p, usable, n);
     EXPECT_TRUE(lite_test::CheckPattern(p, usable, n)) << "size " << n;
     lite_free(p);

@@ -52,7 +52,18 @@ constexpr int kWorkDivisor = kTsan ? 4 : kAsan ? 2 : 1;
 constexpr size_t kKiB = size_t{1} << 10;
 constexpr size_t kMiB = size_t{1} << 20;
 constexpr size_t kGiB = size_t{1} << 30;
-constexpr size_t kPage = 4096;
+
+// The OS page size the allocator should report (lite_malloc_page_size): the
+// kernel's, or in the builds that pretend to larger pages
+// (//lite_malloc:core_page16k, ..., with LITE_TEST_PAGE_SIZE defined) that
+// one, when it is larger.
+inline size_t ExpectedPageSize() {
+  size_t kernel = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+#if defined(LITE_TEST_PAGE_SIZE)
+  if (kernel < LITE_TEST_PAGE_SIZE) return LITE_TEST_PAGE_SIZE;
+#endif
+  return kernel;
+}
 
 inline bool IsAligned(const void* p, size_t alignment) {
   return (reinterpret_cast<uintptr_t>(p) & (alignment - 1)) == 0;

@@ -5,9 +5,11 @@
 #
 # Groups:
 #   build  Bazel (Debian's offline bazel-bootstrap), GoogleTest sources, gcc
-#   test   build + what the test suites run (valgrind, python3, pkg-config for
-#          make install's test, and the real programs run under lite_malloc:
-#          sqlite3, Python's regression tests)
+#   test   build + cross + what the test suites run (valgrind, python3,
+#          pkg-config for make install's test, and the real programs run under
+#          lite_malloc: sqlite3, Python's regression tests)
+#   cross  the AArch64 cross toolchain (gcc, g++, glibc and libstdc++ for
+#          arm64) and qemu-user, for the AArch64 pass (testing/cross/run.sh)
 #   clang  clang 14 with its sanitizer and libFuzzer runtimes (--config=clang)
 #   fuzz   clang + AFL++
 #   bench  build + the allocators compared against, the real programs run
@@ -21,7 +23,10 @@
 set -euo pipefail
 
 pkgs_build=(bazel-bootstrap bazel-rules-java googletest build-essential git)
-pkgs_test=("${pkgs_build[@]}" valgrind python3 sqlite3 libpython3.11-testsuite pkgconf)
+pkgs_cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
+  libstdc++-12-dev-arm64-cross qemu-user)
+pkgs_test=("${pkgs_build[@]}" "${pkgs_cross[@]}" valgrind python3 sqlite3 libpython3.11-testsuite
+  pkgconf)
 pkgs_clang=(clang clang-14 llvm-14 libclang-rt-14-dev)
 pkgs_fuzz=("${pkgs_build[@]}" "${pkgs_clang[@]}" afl++)
 pkgs_bench=("${pkgs_build[@]}" libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
@@ -38,7 +43,7 @@ for arg in "$@"; do
   case "$arg" in
     --check) check_only=1 ;;
     -h|--help) usage; exit 0 ;;
-    build|test|clang|fuzz|bench|all) groups+=("$arg") ;;
+    build|test|cross|clang|fuzz|bench|all) groups+=("$arg") ;;
     *) echo "deps.sh: unknown group '$arg'" >&2; usage >&2; exit 2 ;;
   esac
 done

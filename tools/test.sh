@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds and runs the tests: the README's test command.
 #
-#   tools/test.sh [--no-sanitizers] [--no-consumer] [BAZEL_FLAGS...] [TARGETS...] [-- TARGETS...]
+#   tools/test.sh [--no-sanitizers] [--no-consumer] [--no-cross] [BAZEL_FLAGS...] [TARGETS...]
+#                 [-- TARGETS...]
 #
 #   tools/test.sh                          # every test, the consumer workspace,
-#                                          # then the core tests under
-#                                          # ASan+UBSan and under TSan
-#   tools/test.sh --no-sanitizers          # every test and the consumer workspace
+#                                          # the AArch64 pass, then the core
+#                                          # tests under ASan+UBSan and TSan
+#   tools/test.sh --no-sanitizers          # every test, the consumer workspace
+#                                          # and the AArch64 pass
 #   tools/test.sh --config=asan            # every test, under AddressSanitizer
 #   tools/test.sh //testing:api_test       # some tests
 #   tools/test.sh -- //... -//fuzz/...     # everything but the fuzz targets
@@ -20,6 +22,10 @@
 #   and tests testing/consumer, a separate workspace that depends on this one
 #   with local_repository, in fastbuild, opt and dbg, with BAZEL_FLAGS. A pass
 #   of its own, not a test of this workspace: run.sh says why.
+# - the AArch64 pass (unless --no-cross): testing/cross/run.sh cross-builds
+#   the library, the suites of testing/, the stress test and the fuzz corpus
+#   replays with aarch64-linux-gnu-gcc (make, not Bazel) and runs them under
+#   qemu-aarch64. It prints summaries in bazel's format, counted the same way.
 # - the core tests (SANITIZER_TARGETS below: the suites of testing/, the fuzz
 #   corpus replays and smoke runs, the stress test) under --config=asan
 #   --config=ubsan, and under --config=tsan (unless --no-sanitizers). Tests
@@ -49,6 +55,7 @@ flags=()
 targets=()
 sanitizers=1
 consumer=1
+cross=1
 after_dashdash=0
 for arg in "$@"; do
   if [[ $after_dashdash -eq 1 ]]; then
@@ -59,16 +66,18 @@ for arg in "$@"; do
     sanitizers=0
   elif [[ "$arg" == "--no-consumer" ]]; then
     consumer=0
+  elif [[ "$arg" == "--no-cross" ]]; then
+    cross=0
   elif [[ "$arg" == //* || "$arg" == @* ]]; then
     targets+=("$arg")
   else
     # Configs are ours (.bazelrc), which the consumer workspace does not read.
-    [[ "$arg" == --config=* ]] && sanitizers=0 consumer=0
+    [[ "$arg" == --config=* ]] && sanitizers=0 consumer=0 cross=0
     flags+=("$arg")
   fi
 done
 if [[ ${#targets[@]} -gt 0 ]]; then
-  sanitizers=0 consumer=0
+  sanitizers=0 consumer=0 cross=0
 else
   targets=(//...)
 fi
@@ -135,6 +144,9 @@ run_pass() {
 run_pass "plain" bazel test --keep_going "${flags[@]}" -- "${targets[@]}"
 if [[ $consumer -eq 1 ]]; then
   run_pass "consumer" testing/consumer/run.sh "${flags[@]}"
+fi
+if [[ $cross -eq 1 ]]; then
+  run_pass "aarch64" testing/cross/run.sh
 fi
 if [[ $sanitizers -eq 1 ]]; then
   run_pass "asan+ubsan" bazel test --keep_going "${flags[@]}" --config=asan --config=ubsan \
