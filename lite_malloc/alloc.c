@@ -54,41 +54,30 @@ static lite_page* lite_block_page(const void* p, const char* what) {
   return lite_block_page_in(lite_segment_of((uintptr_t)p), p, what);
 }
 
-/* The checks of a free that the fast path did not make: the owner carved the
- * block before handing it out, and whoever frees it got it after that, so
- * limit, which only grows, covers it. */
-static void lite_check_handed_out(lite_page* page, void* p) {
-  if (!lite_page_is_block(page, (uintptr_t)p, LITE_COUNTER_GET(page->limit)))
-    lite_fatal("invalid free", p, "block was never handed out");
-}
-
 /* page: what the fast path found for p (lite_page_of). */
 LITE_NOINLINE void lite_free_generic(void* p, lite_front* f, lite_page* page) {
-  uintptr_t a = (uintptr_t)p;
-  uintptr_t owner = lite_load_relaxed(&page->owner);
-  lite_block* b = p;
-  /* A page of the caller's (full, or the block is marked free): the page is
-   * real, p is in its segment if its high bits are. */
-  if ((owner & ~LITE_OWNER_FULL) == (uintptr_t)f &&
-      ((a ^ (uintptr_t)lite_segment_of_page(page)) >> LITE_SEGMENT_SHIFT) == 0) {
-    if (!lite_page_is_block(page, a, (size_t)page->capacity * page->block_size))
-      lite_fatal("invalid free", p, "not the start of a block");
-    lite_check_handed_out(page, p);
-    lite_page_free_slow(f, page, b);
-    return;
+  lite_segment* seg;
+  if ((lite_load_relaxed(&page->owner) & ~LITE_OWNER_FULL) == (uintptr_t)f) {
+    /* One of the caller's pages (full, or the block is marked free): no
+     * second lookup. */
+    seg = lite_segment_of_page(page);
+  } else {
+    if (p == NULL) return;
+    seg = lite_segment_of((uintptr_t)p);
+    if (seg->kind == LITE_SEGMENT_LARGE) {
+      lite_large_free(seg, p);
+      return;
+    }
+    if (seg->kind != LITE_SEGMENT_PAGES && lite_large_recently_freed(p))
+      lite_fatal("double free", p, "large block already freed");
   }
-  if (p == NULL) return;
-  lite_segment* seg = lite_segment_of(a);
-  if (seg->kind == LITE_SEGMENT_LARGE) {
-    lite_large_free(seg, p);
-    return;
-  }
-  if (seg->kind != LITE_SEGMENT_PAGES && lite_large_recently_freed(p))
-    lite_fatal("double free", p, "large block already freed");
   page = lite_block_page_in(seg, p, "invalid free");
-  lite_check_handed_out(page, p);
-  owner = lite_load_relaxed(&page->owner);
-  if ((owner & ~LITE_OWNER_FULL) == (uintptr_t)f) {
+  /* The owner carved the block before handing it out, and whoever frees it
+   * got it after that: limit, which only grows, covers it. */
+  if (!lite_page_is_block(page, (uintptr_t)p, LITE_COUNTER_GET(page->limit)))
+    lite_fatal("invalid free", p, "block was never handed out");
+  lite_block* b = p;
+  if ((lite_load_relaxed(&page->owner) & ~LITE_OWNER_FULL) == (uintptr_t)f) {
     lite_page_free_slow(f, page, b);
     return;
   }

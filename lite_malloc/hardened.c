@@ -12,7 +12,6 @@
  *  - LITE_MALLOC_ZERO_FREED=1 zeroes small blocks as they are freed.
  * In the default build only lite_hardened_init exists, and does nothing. */
 #include <string.h>
-#include <sys/auxv.h>
 #include "lite_internal.h"
 
 #if LITE_MALLOC_HARDENED
@@ -28,11 +27,7 @@ _Static_assert(LITE_BITMAP_OFFSET + LITE_SEGMENT_SIZE / 16 / 8 <= LITE_SLICE_SIZ
                "hardened bitmap does not fit in the header slice");
 
 void lite_hardened_init(void) {
-  const uint8_t* random = (const uint8_t*)getauxval(AT_RANDOM);
-  uintptr_t key = 0x9e3779b97f4a7c15ULL ^ (uintptr_t)&lite_list_key;
-  if (random != NULL)
-    for (int i = 0; i < 8; i++) key = (key << 8 | key >> 56) ^ random[i];
-  lite_list_key = key | 1;
+  lite_list_key = (0x9e3779b97f4a7c15ULL ^ (uintptr_t)&lite_list_key ^ lite_os_random(0)) | 1;
 }
 
 /* The bitmap word and bit for the block at b. */

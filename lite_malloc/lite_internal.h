@@ -83,8 +83,8 @@ LITE_INLINE size_t lite_class_size(size_t cls) {
 LITE_INLINE void lite_front_set_cur(lite_front* f, size_t cls, lite_page* page) {
   LITE_COUNTER_SET(f->cur[cls], page);
   if (cls == 0 || cls >= LITE_SMALL_CLASSES) return;
-  size_t first = cls == 1 ? 0 : lite_class_size(cls - 1) / 8 + 1;
-  for (size_t i = first; i <= lite_class_size(cls) / 8; i++) LITE_COUNTER_SET(f->direct[i], page);
+  size_t first = cls == 1 ? 0 : lite_class_size(cls - 1) / 8 + 1, last = lite_class_size(cls) / 8;
+  for (size_t i = first; i <= last; i++) LITE_COUNTER_SET(f->direct[i], page);
 }
 
 /* ----------------------------------------------------------------------------
@@ -249,6 +249,9 @@ bool lite_os_thread_start(void* stack_top, void* tls, void (*fn)(void*), void* a
 void lite_os_sleep_on(_Atomic(uint32_t)* word, uint32_t value, uint64_t ms) LITE_HIDDEN;
 void lite_os_wake(_Atomic(uint32_t)* word) LITE_HIDDEN;
 uint64_t lite_os_now_ms(void) LITE_HIDDEN;
+/* Eight of the 16 random bytes the kernel gave the process (AT_RANDOM), half
+ * 0 or 1; 0 without them. For the keys of hardened.c and twice.c. */
+uintptr_t lite_os_random(unsigned half) LITE_HIDDEN;
 __attribute__((noreturn)) void lite_os_abort(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------

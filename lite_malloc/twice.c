@@ -17,18 +17,13 @@
  * A block delivered to a full page's owner and freed again by another thread
  * is not seen (the handle's list belongs to the owner). The hardened build's
  * bitmap (hardened.c) catches that one too. */
-#include <sys/auxv.h>
 #include "lite_internal.h"
 
 /* Any value but 0 works from the start; start-up makes it random. */
 uintptr_t lite_free_key = 0x6b4c0f5a3e2d1c97u;
 
 void lite_twice_init(void) {
-  const uint8_t* random = (const uint8_t*)getauxval(AT_RANDOM);
-  uintptr_t key = lite_free_key ^ (uintptr_t)&lite_free_key;
-  if (random != NULL)
-    for (int i = 8; i < 16; i++) key = (key << 8 | key >> 56) ^ random[i];
-  lite_free_key = key | 1;
+  lite_free_key = (lite_free_key ^ (uintptr_t)&lite_free_key ^ lite_os_random(1)) | 1;
 }
 
 __attribute__((noreturn)) static void lite_twice_fatal(lite_block* b) {
