@@ -12,14 +12,26 @@
  *
  * Freed mappings of up to LITE_LARGE_CACHE_BLOCK bytes (LITE_LARGE_CACHE_BYTES
  * in all) wait in a small lock-free cache (slots taken and filled by CAS), so
- * that bursts of large blocks cost no system calls and no page faults. A
- * request takes the cached mapping closest to its size: as it is when it fits
- * with at most half to spare, else cut down (the tail unmapped) or grown in
- * place or moved by mremap, which keeps the pages already faulted in. Cached
- * mappings count as dirty memory and decay like the rest (decay.c): a tick
- * unmaps those that were already cached at the previous tick or were cached a
- * whole delay ago by the decay clock, lite_malloc_trim
- * and a failed mapping unmap them all. Hardened builds keep no cache: each
+ * that bursts of large blocks cost no page faults. A request takes the
+ * smallest cached mapping that fits: as it is with at most as much again to
+ * spare, else cut down, the tail moved by mremap to a mapping of its own that
+ * is cached in turn. When none fits, the largest is grown (in place, or moved
+ * by mremap) and the growth is filled with the pages other cached mappings
+ * have used, moved by mremap (gathering); a request that finds no mapping
+ * to grow gathers into a fresh one. So resident pages freed at one size serve
+ * any other size: mremap moves page tables, it neither copies nor faults.
+ * A mapping made of moved pages is several kernel mappings (pieces, at most
+ * LITE_LARGE_PIECES, and LITE_LARGE_EXTRA_PIECES beyond the first in the
+ * whole process); its descriptor keeps where each starts, because mremap
+ * works within one kernel mapping: a move or a growth in place takes one
+ * piece at a time, and a live block of several pieces that must move is
+ * copied instead.
+ *
+ * Cached mappings count as dirty memory and decay like the rest (decay.c): a
+ * tick unmaps those that were already cached at the previous tick or were
+ * cached a whole delay ago by the decay clock, lite_malloc_trim and a failed
+ * mapping unmap them all. When every slot is taken, the smallest cached
+ * mapping makes way for a larger one. Hardened builds keep no cache: each
  * block ends in a guard page.
  *
  * Resident memory is the part of each mapping that blocks have used (a
@@ -48,7 +60,7 @@
 /* A growing block looks for a cached mapping this many times its size. */
 #define LITE_LARGE_GROW_ROOM 4
 /* A cached mapping more than this many times the request has its tail split off. */
-#define LITE_LARGE_SPLIT 4
+#define LITE_LARGE_SPLIT 2
 
 // -----------------------------------------------------------------------------
 // Descriptors: chunks mapped once, never unmapped, reused through a stack
@@ -62,6 +74,7 @@ static void lite_large_desc_init(void* record, uint32_t index) {
   for (size_t j = 0; j < LITE_SLICES; j++) atomic_init(&d->slice_page[j], &lite_empty_page);
   d->kind = LITE_SEGMENT_LARGE;
   d->large_index = index;
+  d->large_pieces = 1;
 }
 
 static lite_pool lite_large_descs = {
@@ -78,8 +91,15 @@ static lite_segment* lite_large_desc_new(void) {
   return lite_pool_new(&lite_large_descs, &index);
 }
 
+/* Pieces past the first of all mappings (gathering stops at a bound, so that
+ * the process keeps its kernel mappings for other uses). */
+static _Atomic(size_t) lite_large_extra_pieces;
+#define LITE_LARGE_EXTRA_PIECES 4096
+
 static void lite_large_desc_release(lite_segment* d) {
   LITE_FIELD_SET(d->large_user, 0);
+  lite_sub_relaxed(&lite_large_extra_pieces, d->large_pieces - 1);
+  d->large_pieces = 1;
   lite_pool_free(&lite_large_descs, d->large_index);
 }
 
@@ -105,6 +125,89 @@ static void lite_large_forget(uintptr_t user) {
 }
 
 // -----------------------------------------------------------------------------
+// Pieces: the kernel mappings a mapping is made of
+// -----------------------------------------------------------------------------
+/* The mapping's size; only for a mapping the caller owns (or a live block's). */
+static size_t lite_large_span(lite_segment* seg) { return LITE_COUNTER_GET(seg->large_map_end) - seg->large_base; }
+
+/* Where piece k starts, as an offset from the base. An aligned block's
+ * mapping (never cached, one piece) starts again at the block, after its gap. */
+static size_t lite_large_piece_start(const lite_segment* seg, uint32_t k) {
+  if (k > 0) return seg->large_cut[k - 1];
+  return seg->large_gap ? seg->large_user - seg->large_base : 0;
+}
+
+/* Forgets the pieces that start at or past offset `end`: the mapping ends there now. */
+static void lite_large_cut_back(lite_segment* seg, size_t end) {
+  while (seg->large_pieces > 1 && seg->large_cut[seg->large_pieces - 2] >= end) {
+    seg->large_pieces--;
+    lite_sub_relaxed(&lite_large_extra_pieces, 1);
+  }
+}
+
+/* Notes that a kernel mapping starts at offset `at` (the caller checked
+ * there is room for it). */
+static void lite_large_add_cut(lite_segment* seg, size_t at) {
+  uint32_t k = seg->large_pieces - 1;
+  if (at == 0 || at >= lite_large_span(seg)) return;
+  while (k > 0 && seg->large_cut[k - 1] > at) k--;
+  if (k > 0 && seg->large_cut[k - 1] == at) return;
+  for (uint32_t j = seg->large_pieces - 1; j > k; j--) seg->large_cut[j] = seg->large_cut[j - 1];
+  seg->large_cut[k] = at;
+  seg->large_pieces++;
+  lite_add_relaxed(&lite_large_extra_pieces, 1);
+}
+
+/* Whether dst may take one more moved piece (two more cuts). */
+static bool lite_large_room_for_piece(const lite_segment* dst) {
+  return dst->large_pieces + 2 <= LITE_LARGE_PIECES &&
+         lite_load_relaxed(&lite_large_extra_pieces) + 2 <= LITE_LARGE_EXTRA_PIECES;
+}
+
+/* Moves the pages of [off, span) of src to dst at dst_off (mapped there by the
+ * caller, fresh), piece by piece from the end: mremap moves page tables, with
+ * no copy and no fault. Both are mappings the caller owns. src then ends where
+ * the moved part begins. Returns that offset: off when all of it moved, more
+ * when the kernel refused or dst had no room for another piece. */
+static size_t lite_large_move_tail(lite_segment* src, size_t off, lite_segment* dst, size_t dst_off) {
+  size_t end = lite_large_span(src);
+  while (end > off && lite_large_room_for_piece(dst)) {
+    size_t start = lite_large_piece_start(src, src->large_pieces - 1);
+    if (start < off) start = off;
+    size_t at = dst_off + (start - off);
+    if (!lite_os_move((void*)(src->large_base + start), end - start, (void*)(dst->large_base + at),
+                      end - start))
+      break;
+    lite_large_add_cut(dst, at);
+    lite_large_add_cut(dst, at + (end - start));
+    LITE_FIELD_SET(src->large_map_end, src->large_base + start);
+    lite_large_cut_back(src, start);
+    if (src->large_touched_end > src->large_base + start) src->large_touched_end = src->large_base + start;
+    end = start;
+  }
+  return end;
+}
+
+/* Grows a mapping in place to new_span bytes: the kernel extends its last
+ * piece when the addresses after it are free. */
+static bool lite_large_grow(lite_segment* seg, size_t new_span) {
+  size_t start = lite_large_piece_start(seg, seg->large_pieces - 1);
+  if (!lite_os_grow_inplace((void*)(seg->large_base + start), lite_large_span(seg) - start, new_span - start))
+    return false;
+  LITE_FIELD_SET(seg->large_map_end, seg->large_base + new_span);
+  return true;
+}
+
+/* Unmaps the part of a mapping past offset `end`. */
+static void lite_large_cut_to(lite_segment* seg, size_t end) {
+  uintptr_t new_end = seg->large_base + end;
+  if (!lite_os_unmap((void*)new_end, LITE_COUNTER_GET(seg->large_map_end) - new_end)) return;
+  LITE_FIELD_SET(seg->large_map_end, new_end);
+  lite_large_cut_back(seg, end);
+  if (seg->large_touched_end > new_end) seg->large_touched_end = new_end;
+}
+
+// -----------------------------------------------------------------------------
 // Mapping and unmapping
 // -----------------------------------------------------------------------------
 /* The one radix-map entry of a block: the 4 MiB unit of its first byte. It is
@@ -123,18 +226,19 @@ static void lite_large_unmap(lite_segment* seg) {
   if (seg->large_gap) {
     lite_os_unmap((void*)user, end - user + LITE_LARGE_GUARD);
     lite_os_unmap((void*)base, LITE_LARGE_HEADER);
-  } else {
-    lite_os_unmap((void*)base, end - base + LITE_LARGE_GUARD);
+  } else if (lite_os_unmap((void*)base, end - base + LITE_LARGE_GUARD)) {
+    lite_os_hint_free((void*)base);
   }
   lite_large_desc_release(seg);
 }
 
 /* Moves a block that starts right after its header page to a new 4 MiB-aligned
  * mapping with room for `room` bytes, with mremap: the pages move, nothing is
- * copied, the descriptor stays. False if the kernel refuses; the block is then
- * untouched. */
+ * copied, the descriptor stays. False if the kernel refuses or the mapping is
+ * made of several pieces; the block is then untouched. */
 static bool lite_large_move(lite_segment* seg, size_t room) {
   uintptr_t base = seg->large_base, map_end = seg->large_map_end;
+  if (seg->large_pieces > 1) return false; /* mremap moves one kernel mapping */
   room = lite_os_page_round(room);
   size_t span = LITE_LARGE_HEADER + room;
   uint8_t* to = lite_os_map_aligned(span, LITE_SEGMENT_SIZE);
@@ -191,12 +295,7 @@ static lite_segment* lite_large_map(size_t body, size_t align) {
 
 /* Unmaps the part of a mapping past new_end when it is 64 KiB or more. */
 static void lite_large_trim_slack(lite_segment* seg, uintptr_t new_end) {
-  uintptr_t map_end = seg->large_map_end;
-  if (map_end - new_end < LITE_SLICE_SIZE) return;
-  if (lite_os_unmap((void*)new_end, map_end - new_end)) {
-    LITE_FIELD_SET(seg->large_map_end, new_end);
-    if (seg->large_touched_end > new_end) seg->large_touched_end = new_end;
-  }
+  if (seg->large_map_end - new_end >= LITE_SLICE_SIZE) lite_large_cut_to(seg, new_end - seg->large_base);
 }
 
 // -----------------------------------------------------------------------------
@@ -208,9 +307,6 @@ static void lite_large_trim_slack(lite_segment* seg, uintptr_t new_end) {
  * and checks the real size once its CAS has made the mapping its own. */
 static _Atomic(lite_segment*) lite_large_cache[LITE_LARGE_CACHE_SLOTS];
 static _Atomic(size_t) lite_large_cache_span[LITE_LARGE_CACHE_SLOTS];
-
-/* The mapping's size; only for a mapping the caller owns (or a live block's). */
-static size_t lite_large_span(lite_segment* seg) { return LITE_COUNTER_GET(seg->large_map_end) - seg->large_base; }
 
 /* What a mapping counts in the budget: the part blocks have used (room a
  * move left past the block was never written). */
@@ -307,47 +403,75 @@ static bool lite_large_evict_smallest(size_t below) {
  * goes to the cache. Without a descriptor, an address or a free slot the tail
  * is unmapped instead. */
 static void lite_large_split(lite_segment* seg, size_t keep) {
-  uintptr_t from = seg->large_base + keep;
-  size_t tail = lite_large_span(seg) - keep;
+  size_t span = lite_large_span(seg), tail = span - keep;
+  uintptr_t touched = seg->large_touched_end, from = seg->large_base + keep;
   lite_segment* rest = lite_large_desc_new();
   uint8_t* to = rest != NULL ? lite_os_map_aligned(tail, LITE_SEGMENT_SIZE) : NULL;
-  if (to != NULL && lite_map_register((uintptr_t)to, (uintptr_t)to + 1, rest) &&
-      lite_os_move((void*)from, tail, to, tail)) {
-    LITE_FIELD_SET(seg->large_map_end, from);
+  if (to != NULL && lite_map_register((uintptr_t)to, (uintptr_t)to + 1, rest)) {
     rest->large_base = (uintptr_t)to;
     LITE_FIELD_SET(rest->large_map_end, (uintptr_t)to + tail);
-    rest->large_touched_end = (uintptr_t)to + (seg->large_touched_end > from ? seg->large_touched_end - from : 0);
-    if (seg->large_touched_end > from) seg->large_touched_end = from;
     rest->large_gap = 0;
-    if (!lite_large_cache_put(rest)) lite_large_unmap(rest);
-    return;
-  }
-  if (to != NULL) {
+    size_t left = lite_large_move_tail(seg, keep, rest, 0);
+    if (left < span) {
+      /* What did not move (the kernel refused a piece) is given back. */
+      if (left > keep) lite_large_cut_to(seg, keep);
+      rest->large_touched_end = (uintptr_t)to + (touched > from ? touched - from : 0);
+      if (!lite_large_cache_put(rest)) lite_large_unmap(rest);
+      return;
+    }
     lite_map_unregister((uintptr_t)to, (uintptr_t)to + 1);
-    lite_os_unmap(to, tail);
   }
+  if (to != NULL) lite_os_unmap(to, tail);
   if (rest != NULL) lite_large_desc_release(rest);
   lite_large_trim_slack(seg, from);
 }
 
-/* Grows a mapping the caller owns to `need` bytes, in place or by moving it
- * (the pages it has move along). Mappings are never merged: the kernel cannot
- * grow or move a range that spans several of its mappings. False if the
- * kernel refused; the mapping is then as it was. */
-static bool lite_large_extend(lite_segment* seg, size_t need) {
-  lite_decay_before_growth();
-  if (lite_os_grow_inplace((void*)seg->large_base, lite_large_span(seg), need)) {
-    LITE_FIELD_SET(seg->large_map_end, seg->large_base + need);
-    return true;
+/* Fills [from, need) of a mapping the caller owns, fresh there, with pages
+ * that other cached mappings have used, moved from their ends: first from
+ * the smallest that covers what is left, else the largest. A block whose size
+ * no cached mapping has is then made of resident pages, with no page faults
+ * and no growth of the process. Returns where the moved pages end: the
+ * block may hold old data up to there. */
+#define LITE_LARGE_GATHER_MIN ((size_t)512 << 10) /* less than this is left to fault in */
+static size_t lite_large_gather(lite_segment* seg, size_t from, size_t need) {
+  size_t fill = from;
+  for (size_t tries = 0; tries < LITE_LARGE_CACHE_SLOTS && need - fill >= LITE_LARGE_GATHER_MIN &&
+                         lite_large_room_for_piece(seg);
+       tries++) {
+    size_t i = lite_large_cache_pick(need - fill);
+    if (i == LITE_LARGE_CACHE_SLOTS) break;
+    lite_segment* src = lite_large_cache_grab(i);
+    if (src == NULL) continue;
+    /* Pages it never used are not worth moving. */
+    if (src->large_touched_end < src->large_map_end)
+      lite_large_cut_to(src, src->large_touched_end > src->large_base ? src->large_touched_end - src->large_base : 0);
+    size_t span = lite_large_span(src), take = span < need - fill ? span : need - fill;
+    /* A mapping that moves away whole leaves the map first: once its
+     * addresses are free, another thread may map there and register them. */
+    uintptr_t unit = lite_large_unit(src);
+    if (take == span) lite_map_unregister(unit, unit + 1);
+    size_t left = take > 0 ? lite_large_move_tail(src, span - take, seg, fill) : span;
+    bool all = left == span - take;
+    if (take == span && left > 0) lite_map_register(unit, unit + 1, src); /* the table exists: cannot fail */
+    if (left == 0) {
+      /* Nothing is left of it, header page included. */
+      lite_os_hint_free((void*)src->large_base);
+      lite_large_desc_release(src);
+    } else if (!lite_large_cache_put(src)) {
+      lite_large_unmap(src);
+    }
+    if (left < span) fill += take;
+    if (!all) break;
   }
-  return lite_large_move(seg, need - LITE_LARGE_HEADER);
+  return fill;
 }
 
 /* A cached mapping for a page-aligned block of `body` bytes, made to fit: the
  * smallest that is large enough, its tail split off (unless !split: a growing
- * block keeps it as room), else the largest, grown. NULL if the cache is
- * empty. *used: how many bytes of the block may hold old data (the rest is
- * fresh from the kernel, zero). */
+ * block keeps it as room), else the largest, grown, the growth filled with
+ * other cached mappings' pages. NULL if the cache is empty or the largest
+ * cannot grow. *used: how many bytes of the block may hold old data (the rest
+ * is fresh from the kernel, zero). */
 static lite_segment* lite_large_cache_take(size_t body, size_t* used, bool split) {
   size_t need = LITE_LARGE_HEADER + body;
   lite_segment* seg = NULL;
@@ -357,19 +481,21 @@ static lite_segment* lite_large_cache_take(size_t body, size_t* used, bool split
     seg = lite_large_cache_grab(i);
   }
   if (seg == NULL) return NULL;
-  *used = lite_large_span(seg) - LITE_LARGE_HEADER;
   size_t have = lite_large_span(seg);
+  *used = have - LITE_LARGE_HEADER;
   if (have < need) {
+    lite_decay_before_growth();
+    if (!lite_large_grow(seg, need) && !lite_large_move(seg, need - LITE_LARGE_HEADER)) {
+      if (!lite_large_cache_put(seg)) lite_large_unmap(seg);
+      return NULL;
+    }
+    *used = lite_large_gather(seg, have, need) - LITE_LARGE_HEADER;
     while (lite_large_over_budget(need) && lite_large_evict_smallest(SIZE_MAX)) {
     }
   } else if (seg->large_touched_end >= seg->large_base + need + LITE_SLICE_SIZE &&
              lite_large_over_budget(lite_large_charge(seg))) {
     lite_large_trim_slack(seg, seg->large_base + need);
     if (*used > need - LITE_LARGE_HEADER) *used = need - LITE_LARGE_HEADER;
-  }
-  if (lite_large_span(seg) < need && !lite_large_extend(seg, need)) {
-    lite_large_unmap(seg);
-    return NULL;
   }
   size_t span = lite_large_span(seg);
   if (split && span / LITE_LARGE_SPLIT > need && span - need >= LITE_SLICE_SIZE)
@@ -392,20 +518,24 @@ static bool lite_large_cache_put(lite_segment* seg) {
   while (lite_large_over_budget(charge) && lite_large_evict_smallest(span)) {
   }
   if (lite_large_over_budget(charge)) return false;
-  for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
-    if (lite_load_relaxed(&lite_large_cache[i]) != NULL) continue;
-    lite_store_relaxed(&lite_large_cache_span[i], span);
-    lite_store_relaxed(&seg->large_cached_ms, lite_load_relaxed(&lite_decay_now));
-    lite_segment* empty = NULL;
-    if (atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &empty, seg,
-                                                memory_order_release, memory_order_relaxed)) {
-      lite_add_relaxed(&lite_large_cached_charge, charge);
-      lite_add_relaxed(&lite_stat.large_cached, span);
-      lite_add_relaxed(&lite_stat.large_cached_blocks, 1);
-      lite_add_relaxed(&lite_stat.dirty_bytes, span);
-      lite_decay_tick();
-      return true;
+  for (int round = 0; round < 2; round++) {
+    for (size_t i = 0; i < LITE_LARGE_CACHE_SLOTS; i++) {
+      if (lite_load_relaxed(&lite_large_cache[i]) != NULL) continue;
+      lite_store_relaxed(&lite_large_cache_span[i], span);
+      lite_store_relaxed(&seg->large_cached_ms, lite_load_relaxed(&lite_decay_now));
+      lite_segment* empty = NULL;
+      if (atomic_compare_exchange_strong_explicit(&lite_large_cache[i], &empty, seg,
+                                                  memory_order_release, memory_order_relaxed)) {
+        lite_add_relaxed(&lite_large_cached_charge, charge);
+        lite_add_relaxed(&lite_stat.large_cached, span);
+        lite_add_relaxed(&lite_stat.large_cached_blocks, 1);
+        lite_add_relaxed(&lite_stat.dirty_bytes, span);
+        lite_decay_tick();
+        return true;
+      }
     }
+    /* Every slot taken: the smallest cached mapping makes way for a larger one. */
+    if (!lite_large_evict_smallest(span)) break;
   }
   return false;
 }
@@ -456,6 +586,11 @@ static void* lite_large_alloc_in(size_t size, size_t align, bool zero, bool spli
   } else {
     seg = lite_large_map(body, align); /* fresh mappings are zero */
     if (seg == NULL) return NULL;
+    /* Other sizes' cached pages, rather than page faults, when there are any. */
+    if (align == page && !LITE_LARGE_GUARD) {
+      used = lite_large_gather(seg, LITE_LARGE_HEADER, LITE_LARGE_HEADER + body) - LITE_LARGE_HEADER;
+      if (zero) memset((void*)seg->large_user, 0, used);
+    }
   }
   seg->large_end = seg->large_user + body;
   if (seg->large_touched_end < seg->large_end) seg->large_touched_end = seg->large_end;
@@ -520,11 +655,9 @@ static void* lite_large_resize_mapping(lite_segment* seg, void* p, size_t size) 
     lite_add_relaxed(&lite_stat.large_bytes, seg->large_end - end);
     return p;
   }
-  if (!LITE_LARGE_GUARD && body >= size && lite_os_grow_inplace(p, map_end - user, body)) {
-    uintptr_t new_end = user + body;
-    seg->large_end = new_end;
-    LITE_FIELD_SET(seg->large_map_end, new_end);
-    lite_add_relaxed(&lite_stat.large_bytes, new_end - end);
+  if (!LITE_LARGE_GUARD && body >= size && lite_large_grow(seg, user - seg->large_base + body)) {
+    seg->large_end = user + body;
+    lite_add_relaxed(&lite_stat.large_bytes, seg->large_end - end);
     return p;
   }
   if (!LITE_LARGE_GUARD && user == seg->large_base + LITE_LARGE_HEADER &&

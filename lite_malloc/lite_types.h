@@ -87,6 +87,9 @@ typedef struct lite_page {
 
 enum { LITE_HOLLOW_NO = 0, LITE_HOLLOW_YES = 1, LITE_HOLLOW_FILLING = 2, LITE_HOLLOW_LOST = 3 };
 
+/* Most kernel mappings one large block's mapping may be made of (large.c). */
+#define LITE_LARGE_PIECES 32
+
 enum lite_segment_kind {
   LITE_SEGMENT_NULL = 0,  /* the shared stand-in for "not lite_malloc's" */
   LITE_SEGMENT_PAGES = 1, /* 4 MiB of slices */
@@ -117,6 +120,11 @@ typedef struct lite_segment {
   _Atomic(uint32_t) large_free_next; /* next free descriptor + 1, while free */
   _Atomic(uint64_t) large_cached_ms; /* decay clock when the mapping was cached */
   uintptr_t large_touched_end;   /* end of what blocks have used of the mapping (resident) */
+  /* The kernel mappings it is made of: 1, unless pages of other cached
+   * mappings were moved in (large.c); large_cut[k] is where mapping k + 2
+   * starts, as an offset from large_base, ascending. */
+  uint32_t large_pieces;
+  size_t large_cut[LITE_LARGE_PIECES - 1];
   lite_page pages[];             /* LITE_SEGMENT_PAGES only: one per slice */
 } lite_segment;
 

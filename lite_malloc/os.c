@@ -277,8 +277,8 @@ size_t lite_os_page_init(void) {
   return page;
 }
 
-void* lite_os_map(size_t size, void* hint) {
-  if (lite_fault(LITE_FAULT_MMAP)) return NULL;
+/* The system calls behind the two below, without the fault injection. */
+static void* lite_os_map_raw(size_t size, void* hint) {
   long r = lite_sys_mmap(hint, size);
   lite_add_relaxed(&lite_stat.os_maps, 1);
   if (lite_sys_failed(r)) return NULL;
@@ -286,10 +286,7 @@ void* lite_os_map(size_t size, void* hint) {
   return (void*)r;
 }
 
-/* Maps size bytes exactly at p, only if nothing is mapped there now (kernels
- * before 4.17 take the flag for a hint: a mapping elsewhere is undone). */
-bool lite_os_map_at(void* p, size_t size) {
-  if (lite_fault(LITE_FAULT_MMAP)) return false;
+static bool lite_os_map_at_raw(void* p, size_t size) {
   long r = lite_sys_mmap_flags(p, size, MAP_FIXED_NOREPLACE);
   lite_add_relaxed(&lite_stat.os_maps, 1);
   if (lite_sys_failed(r)) return false;
@@ -300,6 +297,12 @@ bool lite_os_map_at(void* p, size_t size) {
   lite_add_relaxed(&lite_stat.mapped_bytes, size);
   return true;
 }
+
+void* lite_os_map(size_t size, void* hint) { return lite_fault(LITE_FAULT_MMAP) ? NULL : lite_os_map_raw(size, hint); }
+
+/* Maps size bytes exactly at p, only if nothing is mapped there now (kernels
+ * before 4.17 take the flag for a hint: a mapping elsewhere is undone). */
+bool lite_os_map_at(void* p, size_t size) { return !lite_fault(LITE_FAULT_MMAP) && lite_os_map_at_raw(p, size); }
 
 /* False when the kernel refused (it can: splitting a mapping needs a new one);
  * the range then stays mapped and counted. */
@@ -312,26 +315,29 @@ bool lite_os_unmap(void* p, size_t size) {
   return true;
 }
 
+/* Where the next aligned mapping is tried first: just below the last one
+ * (the kernel hands out addresses top-down), or where one was just unmapped. */
+static _Atomic(uintptr_t) lite_os_next_hint;
+
+void lite_os_hint_free(void* p) { lite_store_relaxed(&lite_os_next_hint, (uintptr_t)p); }
+
 /* Maps size bytes at an address that is a multiple of align (a power of two of
- * at least the OS page): over-map, then unmap the unaligned head and the tail. */
+ * at least the OS page): at the hint if that range is free, else over-map,
+ * then unmap the unaligned head and the tail. */
 void* lite_os_map_aligned(size_t size, size_t align) {
-  static _Atomic(uintptr_t) next_hint;
-  uintptr_t hint = lite_load_relaxed(&next_hint);
-  void* p = lite_os_map(size, (void*)hint);
-  if (p == NULL) return NULL;
-  /* The kernel hands out addresses top-down: the next hint is just below. */
-  if (((uintptr_t)p & (align - 1)) == 0) {
-    lite_store_relaxed(&next_hint, ((uintptr_t)p - size) & ~(uintptr_t)(align - 1));
-    return p;
+  if (lite_fault(LITE_FAULT_MMAP)) return NULL; /* one fault point, whichever way it maps */
+  uintptr_t hint = lite_load_relaxed(&lite_os_next_hint);
+  if (hint != 0 && (hint & (align - 1)) == 0 && hint >= size && lite_os_map_at_raw((void*)hint, size)) {
+    lite_store_relaxed(&lite_os_next_hint, (hint - size) & ~(uintptr_t)(align - 1));
+    return (void*)hint;
   }
-  lite_os_unmap(p, size);
   if (size + align < size) return NULL;
-  uint8_t* raw = lite_os_map(size + align, NULL);
+  uint8_t* raw = lite_os_map_raw(size + align, NULL);
   if (raw == NULL) return NULL;
   uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
   lite_os_unmap(raw, start - (uintptr_t)raw);
   lite_os_unmap((void*)(start + size), (uintptr_t)raw + size + align - (start + size));
-  lite_store_relaxed(&next_hint, (start - size) & ~(uintptr_t)(align - 1));
+  lite_store_relaxed(&lite_os_next_hint, (start - size) & ~(uintptr_t)(align - 1));
   return (void*)start;
 }
 

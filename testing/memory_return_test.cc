@@ -267,6 +267,118 @@ TEST(AddressSpace, LargeBurstsOfRandomSizesStayWithinTheBudget) {
   EXPECT_LE(over, peak_live / 16 + 2 * kMiB + 8 * kMiB);
 }
 
+// Pages freed as large blocks of one size serve a block of another size:
+// the cache moves them (mremap) into the new block instead of leaving them
+// idle and faulting fresh ones in, and calloc still returns zeros.
+long MinorFaults() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
+void Touch(void* p, size_t n, char value) {
+  for (size_t off = 0; off < n; off += 4096) static_cast<char*>(p)[off] = value;
+}
+
+TEST(AddressSpace, LargeBlocksFreedServeOtherSizesFromTheirPages) {
+  if (lite_test::kAsan || lite_test::kTsan) GTEST_SKIP() << "sanitizers fault their shadow in";
+  lite_malloc_trim(0);
+  void* parts[4];
+  for (void*& p : parts) {
+    p = lite_malloc(3 * kMiB + 4096);
+    ASSERT_NE(p, nullptr);
+    Touch(p, 3 * kMiB + 4096, 1);
+  }
+  for (void* p : parts) lite_free(p);
+  const size_t big = 10 * kMiB;
+  const long before = MinorFaults();
+  char* q = static_cast<char*>(lite_malloc(big));
+  ASSERT_NE(q, nullptr);
+  Touch(q, big, 2);
+  const long faults = MinorFaults() - before;
+  printf("a 10 MiB block after four freed 3 MiB ones: %ld page faults (%zu pages)\n", faults, big / 4096);
+  EXPECT_LT(faults, static_cast<long>(big / 4096 / 4));  // most pages were already resident
+  lite_free(q);
+  char* z = static_cast<char*>(lite_calloc(1, big));
+  ASSERT_NE(z, nullptr);
+  size_t nonzero = 0;
+  for (size_t i = 0; i < big; i++) nonzero += z[i] != 0;
+  EXPECT_EQ(nonzero, 0u);
+  lite_free(z);
+  lite_malloc_trim(0);
+}
+
+// Blocks made of moved pages keep their contents through growth, shrinking
+// and reuse, and the kernel mappings they are made of stay bounded.
+size_t KernelMappings() {
+  FILE* f = fopen("/proc/self/maps", "r");
+  if (f == nullptr) return 0;
+  size_t lines = 0;
+  for (int c; (c = fgetc(f)) != EOF;) lines += c == '\n';
+  fclose(f);
+  return lines;
+}
+
+uint64_t Stamp(const void* p, size_t off) { return (reinterpret_cast<uintptr_t>(p) + off) * 0x9e3779b97f4a7c15ull; }
+
+void Fill(void* p, size_t n) {
+  for (size_t off = 0; off + 8 <= n; off += 4096) {
+    const uint64_t v = Stamp(p, off);
+    memcpy(static_cast<char*>(p) + off, &v, 8);
+  }
+}
+
+// Checks the stamps Fill wrote at `from` in the first n bytes now at p.
+bool Filled(const void* p, const void* from, size_t n) {
+  for (size_t off = 0; off + 8 <= n; off += 4096) {
+    uint64_t v;
+    memcpy(&v, static_cast<const char*>(p) + off, 8);
+    if (v != Stamp(from, off)) return false;
+  }
+  return true;
+}
+
+TEST(AddressSpace, LargeBlocksOfMovedPagesKeepTheirContents) {
+  lite_malloc_trim(0);
+  const size_t mappings_before = KernelMappings();
+  lite_test::Rng rng(29);
+  size_t most_mappings = 0;
+  for (int burst = 0; burst < 200 / lite_test::kWorkDivisor; burst++) {
+    void* blocks[10];
+    size_t sizes[10];
+    const size_t count = 3 + rng.Next() % 8;
+    for (size_t i = 0; i < count; i++) {
+      sizes[i] = 200 * kKiB + rng.Next() % (6 * kMiB);
+      blocks[i] = lite_malloc(sizes[i]);
+      ASSERT_NE(blocks[i], nullptr);
+      Fill(blocks[i], sizes[i]);
+    }
+    for (size_t i = 0; i < count; i++) {
+      ASSERT_TRUE(Filled(blocks[i], blocks[i], sizes[i])) << "burst " << burst << " block " << i;
+      if (rng.Next() % 3 == 0) {  // grow or shrink, then check what was kept
+        const size_t n = 200 * kKiB + rng.Next() % (9 * kMiB);
+        void* from = blocks[i];
+        void* q = lite_realloc(blocks[i], n);
+        ASSERT_NE(q, nullptr);
+        ASSERT_TRUE(Filled(q, from, std::min(n, sizes[i]) & ~size_t{4095})) << "realloc in burst " << burst;
+        blocks[i] = q;
+        sizes[i] = n;
+        Fill(q, n);
+      }
+    }
+    most_mappings = std::max(most_mappings, KernelMappings());
+    for (size_t i = 0; i < count; i++) {
+      ASSERT_TRUE(Filled(blocks[i], blocks[i], sizes[i])) << "burst " << burst << " block " << i;
+      lite_free(blocks[i]);
+    }
+  }
+  printf("kernel mappings: %zu before, at most %zu during the bursts\n", mappings_before, most_mappings);
+  // 32 cached mappings of at most 32 pieces each, plus the live blocks'.
+  EXPECT_LE(most_mappings, mappings_before + 32 * 32 + 10 * 32);
+  EXPECT_EQ(Stats().large_blocks, 0u);
+  lite_malloc_trim(0);
+}
+
 TEST(AddressSpace, LargeBurstsReuseTheirMappingsUntilTheyStayIdle) {
   lite_malloc_trim(0);
   for (int i = 0; i < 3; i++) Burst();  // warm up
