@@ -27,7 +27,7 @@ _Static_assert(LITE_BITMAP_OFFSET + LITE_SEGMENT_SIZE / 16 / 8 <= LITE_SLICE_SIZ
                "hardened bitmap does not fit in the header slice");
 
 void lite_hardened_init(void) {
-  lite_list_key = (0x9e3779b97f4a7c15ULL ^ (uintptr_t)&lite_list_key ^ lite_os_random(0)) | 1;
+  lite_list_key = (0x9e3779b97f4a7c15ULL ^ (uintptr_t)&lite_list_key ^ lite_os_random()) | 1;
 }
 
 /* The bitmap word and bit for the block at b. */

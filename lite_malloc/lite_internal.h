@@ -116,7 +116,7 @@ LITE_INLINE lite_page* lite_page_of(uintptr_t a) {
 /* True when a is the start of a carved block of `page` (checks range and stride). */
 LITE_INLINE bool lite_page_is_block(const lite_page* page, uintptr_t a, size_t limit) {
   uintptr_t off = a - page->start;
-  return off < limit && off * page->magic < page->magic;
+  return off < limit && off * page->magic < page->magic_bound;
 }
 
 /* ----------------------------------------------------------------------------
@@ -148,17 +148,19 @@ void lite_hardened_init(void) LITE_HIDDEN;
 /* ----------------------------------------------------------------------------
  * twice.c: double frees, caught in every build
  * ------------------------------------------------------------------------- */
-/* Stored in the second word of every free block (lite_block.key), cleared by
- * malloc. A free that finds it looks for the block in its page's lists, which
- * is what tells a double free from user data that happens to match. */
-extern uintptr_t lite_free_key LITE_HIDDEN;
-void lite_twice_init(void) LITE_HIDDEN;
+/* The key: the address of the block's page descriptor, stored in the second
+ * word of every free block (lite_block.key) and cleared by malloc. A free that
+ * finds it looks for the block in its page's lists, which is what tells a
+ * double free from user data that happens to match. The free path has the
+ * descriptor in a register already: no load. */
 /* Aborts if b is already free. By the owner of b's page inside its busy
  * bracket (exact), or by any other thread (remote: best effort, see twice.c). */
 void lite_twice_check_owner(lite_front* f, lite_page* page, lite_block* b) LITE_HIDDEN;
 void lite_twice_check_remote(lite_page* page, lite_block* b) LITE_HIDDEN;
-LITE_INLINE bool lite_block_marked_free(const lite_block* b) { return b->key == lite_free_key; }
-LITE_INLINE void lite_block_mark_free(lite_block* b) { b->key = lite_free_key; }
+LITE_INLINE bool lite_block_marked_free(const lite_page* page, const lite_block* b) {
+  return b->key == (uintptr_t)page;
+}
+LITE_INLINE void lite_block_mark_free(const lite_page* page, lite_block* b) { b->key = (uintptr_t)page; }
 
 /* Pops a block of the owner's page, or NULL when its free list is empty. */
 LITE_INLINE lite_block* lite_page_pop(lite_page* page) {
@@ -177,7 +179,7 @@ LITE_INLINE lite_block* lite_page_pop(lite_page* page) {
 LITE_INLINE void lite_page_push(lite_page* page, lite_block* b) {
   lite_hardened_on_free(page, b);
   lite_set_next(b, page->free);
-  lite_block_mark_free(b);
+  lite_block_mark_free(page, b);
   page->free = b;
   LITE_COUNTER_SET(page->frees, page->frees + 1);
 }
@@ -250,9 +252,9 @@ bool lite_os_thread_start(void* stack_top, void* tls, void (*fn)(void*), void* a
 void lite_os_sleep_on(_Atomic(uint32_t)* word, uint32_t value, uint64_t ms) LITE_HIDDEN;
 void lite_os_wake(_Atomic(uint32_t)* word) LITE_HIDDEN;
 uint64_t lite_os_now_ms(void) LITE_HIDDEN;
-/* Eight of the 16 random bytes the kernel gave the process (AT_RANDOM), half
- * 0 or 1; 0 without them. For the keys of hardened.c and twice.c. */
-uintptr_t lite_os_random(unsigned half) LITE_HIDDEN;
+/* Eight of the 16 random bytes the kernel gave the process (AT_RANDOM); 0
+ * without them. For the link key of hardened.c. */
+uintptr_t lite_os_random(void) LITE_HIDDEN;
 __attribute__((noreturn)) void lite_os_abort(void) LITE_HIDDEN;
 
 /* ----------------------------------------------------------------------------
@@ -508,7 +510,7 @@ LITE_INLINE void lite_free_fast(void* p) {
    * load as a relaxed one), which the compiler may fold into the compare. */
   uintptr_t owner = LITE_TSAN_ON ? lite_load_relaxed(&page->owner) : *(const uintptr_t*)&page->owner;
   if (LITE_LIKELY(owner == (uintptr_t)f &&
-                  lite_page_is_block(page, a, page->limit) && !lite_block_marked_free(b))) {
+                  lite_page_is_block(page, a, page->limit) && !lite_block_marked_free(page, b))) {
     lite_page_push(page, b);
     /* Release: a reclaimer that reads the count (reclaim.c) sees the push.
      * x86-64 orders stores as written, so there it is one decrement in

@@ -241,11 +241,11 @@ static inline bool lite_fault(lite_malloc_fault op) {
 }
 #endif
 
-uintptr_t lite_os_random(unsigned half) {
+uintptr_t lite_os_random(void) {
   const uint8_t* random = (const uint8_t*)getauxval(AT_RANDOM);
   uintptr_t word = 0;
   if (random != NULL)
-    for (unsigned i = 0; i < 8; i++) word = word << 8 | random[half * 8 + i];
+    for (unsigned i = 0; i < 8; i++) word = word << 8 | random[i];
   return word;
 }
 

@@ -94,6 +94,7 @@ static void lite_page_init(lite_page* page, lite_front* f, size_t cls) {
   page->reserved = 0;
   LITE_COUNTER_SET(page->limit, 0);
   LITE_FIELD_SET(page->magic, UINT64_MAX / size + 1);
+  LITE_FIELD_SET(page->magic_bound, UINT64_MAX / size + 1);
   page->free = NULL;
   LITE_COUNTER_SET(page->used, 0);
   LITE_COUNTER_SET(page->frees, 0);
@@ -119,10 +120,10 @@ static bool lite_page_extend(lite_page* page) {
   uintptr_t last = first + (uintptr_t)(n - 1) * size;
   for (uintptr_t a = first; a < last; a += size) {
     lite_set_next((lite_block*)a, (lite_block*)(a + size));
-    lite_block_mark_free((lite_block*)a);
+    lite_block_mark_free(page, (lite_block*)a);
   }
   lite_set_next((lite_block*)last, page->free);
-  lite_block_mark_free((lite_block*)last);
+  lite_block_mark_free(page, (lite_block*)last);
   page->free = (lite_block*)first;
   page->reserved += n;
   LITE_COUNTER_SET(page->limit, (size_t)page->reserved * size);
@@ -327,7 +328,7 @@ void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) {
     lite_free_remote(page, b);
     return;
   }
-  if (lite_block_marked_free(b)) lite_twice_check_owner(f, page, b);
+  if (lite_block_marked_free(page, b)) lite_twice_check_owner(f, page, b);
   lite_page_push(page, b);
   LITE_COUNTER_SET(page->used, page->used - 1);
   if (page->used == 0 && f->cur[page->cls] != page) {

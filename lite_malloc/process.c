@@ -17,7 +17,6 @@ void lite_process_init(void) {
     return;
   lite_os_page_init();
   lite_hardened_init();
-  lite_twice_init();
   lite_options_init();
   lite_front_key_init();
   pthread_atfork(NULL, NULL, lite_fork_child);

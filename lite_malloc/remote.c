@@ -32,7 +32,7 @@ void lite_xfree_push(lite_page* page, lite_block* b) {
   uintptr_t seg_base = (uintptr_t)lite_segment_of_page(page);
   uint64_t offset = (uintptr_t)b - seg_base;
   uint64_t head = lite_load_relaxed(&page->xfree);
-  lite_block_mark_free(b);
+  lite_block_mark_free(page, b);
   for (;;) {
     if ((uint32_t)head == LITE_XFREE_ARMED) {
       if (lite_cas_weak(&page->xfree, &head, 0, memory_order_acquire, memory_order_relaxed)) {
@@ -56,7 +56,7 @@ void lite_xfree_push(lite_page* page, lite_block* b) {
 }
 
 void lite_free_remote(lite_page* page, lite_block* b) {
-  if (lite_block_marked_free(b)) lite_twice_check_remote(page, b);
+  if (lite_block_marked_free(page, b)) lite_twice_check_remote(page, b);
   lite_hardened_on_free(page, b);
   lite_xfree_push(page, b);
 }

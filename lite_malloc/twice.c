@@ -1,10 +1,12 @@
 /* Double frees, caught in every build.
  *
- * Every free block carries lite_free_key in its second word: the owner's and
- * remote pushes store it, carving stores it in blocks not yet handed out, and
- * malloc clears it. So a free that finds the key in the block it is given is
- * either a double free or a block whose user data happens to hold the key (a
- * random word: in practice only a copy of a free block's bytes). Those frees,
+ * Every free block carries a key in its second word, the address of its page
+ * descriptor: the owner's and remote pushes store it, carving stores it in
+ * blocks not yet handed out, and malloc clears it. So a free that finds the
+ * key in the block it is given is either a double free or a block whose user
+ * data happens to hold the key (an address inside lite_malloc's own segment
+ * headers, which programs never see: in practice only a copy of a free
+ * block's bytes, or a stale key in a page carved again). Those frees,
  * and only those, leave the fast path and look for the block in the lists a
  * free block of its page can be on; finding it there is a double free:
  *   - the owner, inside its busy bracket (no reclaimer can hold the front):
@@ -18,13 +20,6 @@
  * is not seen (the handle's list belongs to the owner). The hardened build's
  * bitmap (hardened.c) catches that one too. */
 #include "lite_internal.h"
-
-/* Any value but 0 works from the start; start-up makes it random. */
-uintptr_t lite_free_key = 0x6b4c0f5a3e2d1c97u;
-
-void lite_twice_init(void) {
-  lite_free_key = (lite_free_key ^ (uintptr_t)&lite_free_key ^ lite_os_random(1)) | 1;
-}
 
 __attribute__((noreturn)) static void lite_twice_fatal(lite_block* b) {
   lite_fatal("double free", b, "block is already free");
