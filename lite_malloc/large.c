@@ -43,6 +43,7 @@
  * cached mappings first; a cached mapping taken for a smaller request while
  * the total is past it has its slack unmapped.
  * Within the budget nothing is unmapped or faulted in again. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -164,22 +165,59 @@ static bool lite_large_room_for_piece(const lite_segment* dst) {
          lite_load_relaxed(&lite_large_extra_pieces) + 2 <= LITE_LARGE_EXTRA_PIECES;
 }
 
+/* Whether the kernel moves a range of several of its mappings in one mremap
+ * (Linux 6.17 and later); cleared at the first refusal. */
+static _Atomic(bool) lite_large_moves_many = true;
+
 /* Moves the pages of [off, span) of src to dst at dst_off (mapped there by the
- * caller, fresh), piece by piece from the end: mremap moves page tables, with
- * no copy and no fault. Both are mappings the caller owns. src then ends where
- * the moved part begins. Returns that offset: off when all of it moved, more
- * when the kernel refused or dst had no room for another piece. */
-static size_t lite_large_move_tail(lite_segment* src, size_t off, lite_segment* dst, size_t dst_off) {
+ * caller, fresh): mremap moves page tables, with no copy and no fault. Both
+ * are mappings the caller owns. In one call where the kernel can, else piece
+ * by piece from the end. src then ends where the moved part begins. Returns
+ * that offset: off when all of it moved, more when the kernel refused or dst
+ * had no room for another piece. A move that fails may leave its target
+ * unmapped; fresh pages are mapped there again, and if even that fails
+ * *broken is set: dst has a hole and must go. */
+static size_t lite_large_move_tail(lite_segment* src, size_t off, lite_segment* dst, size_t dst_off,
+                                   bool* broken) {
   size_t end = lite_large_span(src);
+  uint32_t last = src->large_pieces - 1, first = last;
+  while (first > 0 && lite_large_piece_start(src, first) > off) first--;
+  if (first < last && lite_load_relaxed(&lite_large_moves_many) &&
+      dst->large_pieces + (last - first) + 2 <= LITE_LARGE_PIECES &&
+      lite_load_relaxed(&lite_large_extra_pieces) + (last - first) + 2 <= LITE_LARGE_EXTRA_PIECES) {
+    uint8_t* from = (uint8_t*)src->large_base + off;
+    uint8_t* to = (uint8_t*)dst->large_base + dst_off;
+    long r = lite_os_move_all(from, end - off, to);
+    if (r == -EFAULT || r == -EINVAL) {
+      lite_store_relaxed(&lite_large_moves_many, false); /* an older kernel: nothing moved */
+    } else {
+      if (r == 0) {
+        for (uint32_t k = first + 1; k <= last; k++)
+          lite_large_add_cut(dst, dst_off + (lite_large_piece_start(src, k) - off));
+      } else {
+        /* Failed partway: the range at dst is made whole again, fresh, and
+         * what is left at src goes. */
+        if (!lite_os_map_over(to, end - off)) *broken = true;
+        lite_os_unmap(from, end - off);
+      }
+      lite_large_add_cut(dst, dst_off);
+      lite_large_add_cut(dst, dst_off + (end - off));
+      LITE_FIELD_SET(src->large_map_end, src->large_base + off);
+      lite_large_cut_back(src, off);
+      if (src->large_touched_end > src->large_base + off) src->large_touched_end = src->large_base + off;
+      return off;
+    }
+  }
   while (end > off && lite_large_room_for_piece(dst)) {
     size_t start = lite_large_piece_start(src, src->large_pieces - 1);
     if (start < off) start = off;
-    size_t at = dst_off + (start - off);
-    if (!lite_os_move((void*)(src->large_base + start), end - start, (void*)(dst->large_base + at),
-                      end - start))
+    uint8_t* to = (uint8_t*)dst->large_base + dst_off + (start - off);
+    if (!lite_os_move((void*)(src->large_base + start), end - start, to, end - start)) {
+      if (!lite_os_map_over(to, end - start)) *broken = true;
       break;
-    lite_large_add_cut(dst, at);
-    lite_large_add_cut(dst, at + (end - start));
+    }
+    lite_large_add_cut(dst, dst_off + (start - off));
+    lite_large_add_cut(dst, dst_off + (end - off));
     LITE_FIELD_SET(src->large_map_end, src->large_base + start);
     lite_large_cut_back(src, start);
     if (src->large_touched_end > src->large_base + start) src->large_touched_end = src->large_base + start;
@@ -411,7 +449,13 @@ static void lite_large_split(lite_segment* seg, size_t keep) {
     rest->large_base = (uintptr_t)to;
     LITE_FIELD_SET(rest->large_map_end, (uintptr_t)to + tail);
     rest->large_gap = 0;
-    size_t left = lite_large_move_tail(seg, keep, rest, 0);
+    bool broken = false;
+    size_t left = lite_large_move_tail(seg, keep, rest, 0, &broken);
+    if (broken) {
+      if (left > keep) lite_large_cut_to(seg, keep);
+      lite_large_unmap(rest);
+      return;
+    }
     if (left < span) {
       /* What did not move (the kernel refused a piece) is given back. */
       if (left > keep) lite_large_cut_to(seg, keep);
@@ -431,9 +475,9 @@ static void lite_large_split(lite_segment* seg, size_t keep) {
  * the smallest that covers what is left, else the largest. A block whose size
  * no cached mapping has is then made of resident pages, with no page faults
  * and no growth of the process. Returns where the moved pages end: the
- * block may hold old data up to there. */
+ * block may hold old data up to there. *broken: see lite_large_move_tail. */
 #define LITE_LARGE_GATHER_MIN ((size_t)512 << 10) /* less than this is left to fault in */
-static size_t lite_large_gather(lite_segment* seg, size_t from, size_t need) {
+static size_t lite_large_gather(lite_segment* seg, size_t from, size_t need, bool* broken) {
   size_t fill = from;
   for (size_t tries = 0; tries < LITE_LARGE_CACHE_SLOTS && need - fill >= LITE_LARGE_GATHER_MIN &&
                          lite_large_room_for_piece(seg);
@@ -450,7 +494,7 @@ static size_t lite_large_gather(lite_segment* seg, size_t from, size_t need) {
      * addresses are free, another thread may map there and register them. */
     uintptr_t unit = lite_large_unit(src);
     if (take == span) lite_map_unregister(unit, unit + 1);
-    size_t left = take > 0 ? lite_large_move_tail(src, span - take, seg, fill) : span;
+    size_t left = take > 0 ? lite_large_move_tail(src, span - take, seg, fill, broken) : span;
     bool all = left == span - take;
     if (take == span && left > 0) lite_map_register(unit, unit + 1, src); /* the table exists: cannot fail */
     if (left == 0) {
@@ -461,7 +505,7 @@ static size_t lite_large_gather(lite_segment* seg, size_t from, size_t need) {
       lite_large_unmap(src);
     }
     if (left < span) fill += take;
-    if (!all) break;
+    if (!all || *broken) break;
   }
   return fill;
 }
@@ -489,7 +533,12 @@ static lite_segment* lite_large_cache_take(size_t body, size_t* used, bool split
       if (!lite_large_cache_put(seg)) lite_large_unmap(seg);
       return NULL;
     }
-    *used = lite_large_gather(seg, have, need) - LITE_LARGE_HEADER;
+    bool broken = false;
+    *used = lite_large_gather(seg, have, need, &broken) - LITE_LARGE_HEADER;
+    if (broken) {
+      lite_large_unmap(seg);
+      return NULL;
+    }
     while (lite_large_over_budget(need) && lite_large_evict_smallest(SIZE_MAX)) {
     }
   } else if (seg->large_touched_end >= seg->large_base + need + LITE_SLICE_SIZE &&
@@ -588,7 +637,12 @@ static void* lite_large_alloc_in(size_t size, size_t align, bool zero, bool spli
     if (seg == NULL) return NULL;
     /* Other sizes' cached pages, rather than page faults, when there are any. */
     if (align == page && !LITE_LARGE_GUARD) {
-      used = lite_large_gather(seg, LITE_LARGE_HEADER, LITE_LARGE_HEADER + body) - LITE_LARGE_HEADER;
+      bool broken = false;
+      used = lite_large_gather(seg, LITE_LARGE_HEADER, LITE_LARGE_HEADER + body, &broken) - LITE_LARGE_HEADER;
+      if (broken) {
+        lite_large_unmap(seg);
+        return NULL;
+      }
       if (zero) memset((void*)seg->large_user, 0, used);
     }
   }

@@ -245,6 +245,8 @@ bool lite_os_purge(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) LITE_HIDDEN;
 bool lite_os_protect_none(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_move(void* p, size_t old_size, void* to, size_t new_size) LITE_HIDDEN;
+long lite_os_move_all(void* p, size_t size, void* to) LITE_HIDDEN;
+bool lite_os_map_over(void* p, size_t size) LITE_HIDDEN;
 void lite_os_write_stderr(const char* s, size_t n) LITE_HIDDEN;
 bool lite_os_membarrier(void) LITE_HIDDEN;
 void lite_os_fork_child(void) LITE_HIDDEN;

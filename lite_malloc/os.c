@@ -3,6 +3,7 @@
  * which neither allocate nor lock, so nothing here can allocate, take a lock
  * or clobber errno. */
 #define _GNU_SOURCE
+#include <errno.h> /* the error numbers only */
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/auxv.h>
@@ -365,6 +366,26 @@ bool lite_os_move(void* p, size_t old_size, void* to, size_t new_size) {
   if (lite_sys_failed(r)) return false;
   lite_sub_relaxed(&lite_stat.mapped_bytes, old_size);
   return true;
+}
+
+/* Moves [p, p+size) to `to` (mapped by the caller) when the range spans
+ * several kernel mappings: Linux 6.17 and later move them all in one call;
+ * older kernels refuse with EFAULT before anything moved. 0, or the error. */
+long lite_os_move_all(void* p, size_t size, void* to) {
+  if (lite_fault(LITE_FAULT_MMAP)) return -ENOMEM;
+  long r = lite_sys_mremap(p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+  lite_add_relaxed(&lite_stat.os_remaps, 1);
+  if (lite_sys_failed(r)) return r;
+  lite_sub_relaxed(&lite_stat.mapped_bytes, size);
+  return 0;
+}
+
+/* Maps fresh pages over [p, p+size), a range the caller owns: after a move
+ * that failed, the kernel may have unmapped the target already. */
+bool lite_os_map_over(void* p, size_t size) {
+  long r = lite_sys_mmap_flags(p, size, MAP_FIXED);
+  lite_add_relaxed(&lite_stat.os_maps, 1);
+  return !lite_sys_failed(r);
 }
 
 void lite_os_write_stderr(const char* s, size_t n) {
