@@ -408,6 +408,59 @@ TEST(FaultWalk, TrimWithFailingMadvise) {
   EXPECT_TRUE(r.Passed()) << r.Describe();
 }
 
+// Cached large mappings lend their pages to a larger block (gathering) and
+// give their tails to smaller ones (splitting), both by mremap. With the
+// N-th mapping call failing, for every N the walk reaches, each block that
+// malloc or calloc returns is whole: every page can be written (a failed
+// move may leave its target unmapped, and the allocator must map it again),
+// calloc's is zero, and everything freed works again afterwards.
+TEST(FaultWalk, FailingMovesOfCachedLargePagesLeaveWholeBlocks) {
+  int with_failures = 0;
+  for (unsigned long n = 0; n <= 24; n++) {
+    ChildResult r = RunInChild(
+        [n] {
+          static const size_t sizes[] = {3 * kMiB + 4096, 700 * 1024, 5 * kMiB, 2 * kMiB + 8192};
+          void* cached[4];
+          for (int i = 0; i < 4; i++) {
+            cached[i] = lite_malloc(sizes[i]);
+            if (!CHILD_CHECK(cached[i] != nullptr)) return;
+            memset(cached[i], 0x5a, sizes[i]);
+          }
+          for (void* p : cached) lite_free(p);
+          CHILD_CHECK(lite_malloc_fault_inject(LITE_FAULT_MMAP, n, 1) == 0);
+          size_t failures = 0;
+          static const size_t wants[] = {10 * kMiB, 300 * 1024, 6 * kMiB, 1 * kMiB};
+          for (int round = 0; round < 3; round++) {
+            for (size_t want : wants) {
+              bool zero = round == 1;
+              unsigned char* p = static_cast<unsigned char*>(zero ? lite_calloc(1, want) : lite_malloc(want));
+              if (p == nullptr) {
+                failures++;
+                continue;
+              }
+              if (zero)
+                for (size_t i = 0; i < want; i += 512)
+                  if (!CHILD_CHECK(p[i] == 0)) return;
+              memset(p, 0x11, want);  // a hole in the block faults here
+              lite_free(p);
+            }
+          }
+          CHILD_CHECK(lite_malloc_fault_inject(LITE_FAULT_MMAP, 0, 0) == 0);
+          for (size_t want : wants) {
+            void* p = lite_malloc(want);
+            if (!CHILD_CHECK(p != nullptr)) return;
+            memset(p, 0x22, want);
+            lite_free(p);
+          }
+          ChildReport("failures=%zu", failures);
+        },
+        30);
+    ASSERT_TRUE(r.Passed()) << "N=" << n << ": " << r.Describe();
+    if (lite_faults::ValueOf(r.report, "failures") > 0) with_failures++;
+  }
+  printf("%d of 25 children saw an allocation fail\n", with_failures);
+}
+
 // A large block that cannot grow in place (the address space right after it
 // is taken) moves on realloc: its contents must move with it, whatever its
 // alignment (an alignment of 8 to 64 KiB puts the block up to 64 KiB past its
