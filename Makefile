@@ -3,7 +3,7 @@
 #   liblite-malloc-static.a   core + every override (--wrap, --defsym, -static,
 #                             or plain linking: README, "Usage", modes 1 and 5)
 #   liblite-malloc-shared.so  the same as a shared library (-l, LD_PRELOAD:
-#                             modes 2 and 4): liblite-malloc-shared.so.1.3,
+#                             modes 2 and 4): liblite-malloc-shared.so.1.4,
 #                             soname liblite-malloc-shared.so.1, and links
 #   liblite-malloc-hooks.a    core + what lite-hooks.h renames malloc to (mode 3)
 #
