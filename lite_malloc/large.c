@@ -159,10 +159,20 @@ static void lite_large_add_cut(lite_segment* seg, size_t at) {
   lite_add_relaxed(&lite_large_extra_pieces, 1);
 }
 
-/* Whether dst may take one more moved piece (two more cuts). */
-static bool lite_large_room_for_piece(const lite_segment* dst) {
-  return dst->large_pieces + 2 <= LITE_LARGE_PIECES &&
-         lite_load_relaxed(&lite_large_extra_pieces) + 2 <= LITE_LARGE_EXTRA_PIECES;
+/* Whether dst may take `pieces` more moved pieces (one more cut each, and
+ * one where the last ends). */
+static bool lite_large_room_for(const lite_segment* dst, uint32_t pieces) {
+  return dst->large_pieces + pieces + 1 <= LITE_LARGE_PIECES &&
+         lite_load_relaxed(&lite_large_extra_pieces) + pieces + 1 <= LITE_LARGE_EXTRA_PIECES;
+}
+
+/* The mapping ends at offset `end` now (what was past it moved or was
+ * unmapped): the pieces, and what blocks have used of it, follow. */
+static void lite_large_end_at(lite_segment* seg, size_t end) {
+  uintptr_t new_end = seg->large_base + end;
+  LITE_FIELD_SET(seg->large_map_end, new_end);
+  lite_large_cut_back(seg, end);
+  if (seg->large_touched_end > new_end) seg->large_touched_end = new_end;
 }
 
 /* Whether the kernel moves a range of several of its mappings in one mremap
@@ -183,11 +193,10 @@ static size_t lite_large_move_tail(lite_segment* src, size_t off, lite_segment* 
   uint32_t last = src->large_pieces - 1, first = last;
   while (first > 0 && lite_large_piece_start(src, first) > off) first--;
   if (first < last && lite_load_relaxed(&lite_large_moves_many) &&
-      dst->large_pieces + (last - first) + 2 <= LITE_LARGE_PIECES &&
-      lite_load_relaxed(&lite_large_extra_pieces) + (last - first) + 2 <= LITE_LARGE_EXTRA_PIECES) {
+      lite_large_room_for(dst, last - first + 1)) {
     uint8_t* from = (uint8_t*)src->large_base + off;
     uint8_t* to = (uint8_t*)dst->large_base + dst_off;
-    long r = lite_os_move_all(from, end - off, to);
+    long r = lite_os_move(from, end - off, to, end - off);
     if (r == -EFAULT || r == -EINVAL) {
       lite_store_relaxed(&lite_large_moves_many, false); /* an older kernel: nothing moved */
     } else {
@@ -202,25 +211,21 @@ static size_t lite_large_move_tail(lite_segment* src, size_t off, lite_segment* 
       }
       lite_large_add_cut(dst, dst_off);
       lite_large_add_cut(dst, dst_off + (end - off));
-      LITE_FIELD_SET(src->large_map_end, src->large_base + off);
-      lite_large_cut_back(src, off);
-      if (src->large_touched_end > src->large_base + off) src->large_touched_end = src->large_base + off;
+      lite_large_end_at(src, off);
       return off;
     }
   }
-  while (end > off && lite_large_room_for_piece(dst)) {
+  while (end > off && lite_large_room_for(dst, 1)) {
     size_t start = lite_large_piece_start(src, src->large_pieces - 1);
     if (start < off) start = off;
     uint8_t* to = (uint8_t*)dst->large_base + dst_off + (start - off);
-    if (!lite_os_move((void*)(src->large_base + start), end - start, to, end - start)) {
+    if (lite_os_move((void*)(src->large_base + start), end - start, to, end - start) != 0) {
       if (!lite_os_map_over(to, end - start)) *broken = true;
       break;
     }
     lite_large_add_cut(dst, dst_off + (start - off));
     lite_large_add_cut(dst, dst_off + (end - off));
-    LITE_FIELD_SET(src->large_map_end, src->large_base + start);
-    lite_large_cut_back(src, start);
-    if (src->large_touched_end > src->large_base + start) src->large_touched_end = src->large_base + start;
+    lite_large_end_at(src, start);
     end = start;
   }
   return end;
@@ -239,10 +244,7 @@ static bool lite_large_grow(lite_segment* seg, size_t new_span) {
 /* Unmaps the part of a mapping past offset `end`. */
 static void lite_large_cut_to(lite_segment* seg, size_t end) {
   uintptr_t new_end = seg->large_base + end;
-  if (!lite_os_unmap((void*)new_end, LITE_COUNTER_GET(seg->large_map_end) - new_end)) return;
-  LITE_FIELD_SET(seg->large_map_end, new_end);
-  lite_large_cut_back(seg, end);
-  if (seg->large_touched_end > new_end) seg->large_touched_end = new_end;
+  if (lite_os_unmap((void*)new_end, LITE_COUNTER_GET(seg->large_map_end) - new_end)) lite_large_end_at(seg, end);
 }
 
 // -----------------------------------------------------------------------------
@@ -286,7 +288,7 @@ static bool lite_large_move(lite_segment* seg, size_t room) {
     return false;
   }
   lite_map_unregister(base, base + 1);
-  if (!lite_os_move((void*)base, map_end - base, to, span)) {
+  if (lite_os_move((void*)base, map_end - base, to, span) != 0) {
     lite_map_register(base, base + 1, seg); /* the table exists: cannot fail */
     lite_map_unregister((uintptr_t)to, (uintptr_t)to + 1);
     lite_os_unmap(to, span);
@@ -480,7 +482,7 @@ static void lite_large_split(lite_segment* seg, size_t keep) {
 static size_t lite_large_gather(lite_segment* seg, size_t from, size_t need, bool* broken) {
   size_t fill = from;
   for (size_t tries = 0; tries < LITE_LARGE_CACHE_SLOTS && need - fill >= LITE_LARGE_GATHER_MIN &&
-                         lite_large_room_for_piece(seg);
+                         lite_large_room_for(seg, 1);
        tries++) {
     size_t i = lite_large_cache_pick(need - fill);
     if (i == LITE_LARGE_CACHE_SLOTS) break;

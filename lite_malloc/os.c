@@ -358,25 +358,16 @@ bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) {
 }
 
 /* Moves the pages of [p, p+old_size) to `to`, replacing the mapping there
- * (new_size bytes, already mapped by the caller), without copying. */
-bool lite_os_move(void* p, size_t old_size, void* to, size_t new_size) {
-  if (lite_fault(LITE_FAULT_MMAP)) return false;
+ * (new_size bytes, already mapped by the caller), without copying. A range
+ * of several kernel mappings moves in one call on Linux 6.17 and later (size
+ * unchanged); older kernels refuse it with EFAULT before anything moved.
+ * 0, or the error. */
+long lite_os_move(void* p, size_t old_size, void* to, size_t new_size) {
+  if (lite_fault(LITE_FAULT_MMAP)) return -ENOMEM;
   long r = lite_sys_mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
   lite_add_relaxed(&lite_stat.os_remaps, 1);
-  if (lite_sys_failed(r)) return false;
-  lite_sub_relaxed(&lite_stat.mapped_bytes, old_size);
-  return true;
-}
-
-/* Moves [p, p+size) to `to` (mapped by the caller) when the range spans
- * several kernel mappings: Linux 6.17 and later move them all in one call;
- * older kernels refuse with EFAULT before anything moved. 0, or the error. */
-long lite_os_move_all(void* p, size_t size, void* to) {
-  if (lite_fault(LITE_FAULT_MMAP)) return -ENOMEM;
-  long r = lite_sys_mremap(p, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-  lite_add_relaxed(&lite_stat.os_remaps, 1);
   if (lite_sys_failed(r)) return r;
-  lite_sub_relaxed(&lite_stat.mapped_bytes, size);
+  lite_sub_relaxed(&lite_stat.mapped_bytes, old_size);
   return 0;
 }
 

@@ -345,34 +345,30 @@ void* FreeTheRemoteBlocks(void*) {
   return nullptr;
 }
 
-// The owner frees one of them again.
-TEST_F(MisuseDeathTest, OwnerFreesABlockInTheRemoteList) {
-  SKIP_THREADS_UNDER_TSAN();
+// After another thread has freed them, `again` frees one of them again.
+void ExpectDoubleFreeInTheRemoteList(void (*again)(void* victim)) {
   Owned keep(64);
   for (void*& b : g_remote) b = lite_malloc(64);
   void* victim = g_remote[2];
   EXPECT_ABORT(
       {
         OnAnotherThread(FreeTheRemoteBlocks, nullptr);
-        lite_free(victim);
+        again(victim);
       },
       "double free", victim, "block is already free");
   for (void* b : g_remote) lite_free(b);
 }
 
+// The owner frees one of them again.
+TEST_F(MisuseDeathTest, OwnerFreesABlockInTheRemoteList) {
+  SKIP_THREADS_UNDER_TSAN();
+  ExpectDoubleFreeInTheRemoteList([](void* victim) { lite_free(victim); });
+}
+
 // Yet another thread frees one of them again.
 TEST_F(MisuseDeathTest, AnotherThreadFreesABlockInTheRemoteList) {
   SKIP_THREADS_UNDER_TSAN();
-  Owned keep(64);
-  for (void*& b : g_remote) b = lite_malloc(64);
-  void* victim = g_remote[2];
-  EXPECT_ABORT(
-      {
-        OnAnotherThread(FreeTheRemoteBlocks, nullptr);
-        OnAnotherThread(FreeIt, victim);
-      },
-      "double free", victim, "block is already free");
-  for (void* b : g_remote) lite_free(b);
+  ExpectDoubleFreeInTheRemoteList([](void* victim) { OnAnotherThread(FreeIt, victim); });
 }
 
 // Another thread frees twice a block the owner freed into its own list.
