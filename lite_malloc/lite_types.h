@@ -69,14 +69,16 @@ typedef struct lite_page {
   lite_block* free;         /* blocks ready to hand out */
   uint32_t used;            /* blocks handed out and not yet back in `free` */
   uint32_t reserved;        /* blocks carved from the page so far */
+  /* Last of the fields the fast paths touch, so that they all share the
+   * descriptor's first cache line. */
+  uint64_t frees;           /* blocks that came back to this page, ever (statistics);
+                               blocks handed out = frees + used */
   uint32_t capacity;        /* blocks the page can hold */
   uint32_t block_size;      /* bytes per block */
   uint16_t cls;             /* size class */
   uint8_t slice_count;      /* 64 KiB slices the page spans */
   uint8_t kind;             /* enum lite_page_kind */
   uint32_t slice_index;     /* first slice within its segment */
-  uint64_t frees;           /* blocks that came back to this page, ever (statistics);
-                               blocks handed out = frees + used */
   struct lite_page* next;   /* owner's list (available or full) for this class */
   struct lite_page* prev;
   /* --- shared --- */
@@ -88,6 +90,8 @@ typedef struct lite_page {
   _Atomic(uint32_t) stack_next; /* page id below this one in a lock-free stack */
   _Atomic(uint32_t) pending;    /* blocks freed into it that wait on a handle's list */
 } __attribute__((aligned(64))) lite_page;
+_Static_assert(__builtin_offsetof(lite_page, frees) + sizeof(uint64_t) <= 64,
+               "the fields of the fast paths fit in one cache line");
 
 enum { LITE_HOLLOW_NO = 0, LITE_HOLLOW_YES = 1, LITE_HOLLOW_FILLING = 2, LITE_HOLLOW_LOST = 3 };
 

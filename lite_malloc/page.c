@@ -7,9 +7,10 @@
  *
  * A front keeps, per class, a circular list of pages that may have free blocks
  * (cur among them) and one of pages that had none when last looked at. A page on
- * the full list carries LITE_OWNER_FULL in its owner word, so the owner's frees
- * to it miss the fast path and count it back (an eighth of it free: available
- * again), and its xfree word is armed
+ * the full list carries LITE_OWNER_FULL in its owner word, so the owner's first
+ * free to it misses the fast path and puts it at the end of the available list
+ * (reached after the pages already there, so it has time to gather more free
+ * blocks before it is allocated from), and its xfree word is armed
  * (remote.c), so the first block another thread frees into it comes back to the
  * owner through its handle: no full page is ever scanned, and none is missed.
  * Pages whose blocks are all back are returned to their segment, except the
@@ -59,6 +60,13 @@ static void lite_list_push(lite_page** head, lite_page* p) {
     h->prev = p;
   }
   *head = p;
+}
+
+/* Inserts p at the end of the circular list: the head stays. */
+static void lite_list_append(lite_page** head, lite_page* p) {
+  lite_page* h = *head;
+  lite_list_push(head, p);
+  if (h != NULL) *head = h;
 }
 
 static void lite_list_remove(lite_page** head, lite_page* p) {
@@ -151,13 +159,6 @@ void lite_page_collect(lite_page* page) {
   LITE_COUNTER_SET(page->frees, page->frees + n);
 }
 
-/* Free blocks a full page of the owner's needs before it is available again:
- * an eighth of the page. */
-static uint32_t lite_page_refill(const lite_page* page) {
-  uint32_t n = page->capacity / 8;
-  return n ? n : 1;
-}
-
 static bool lite_page_has_room(const lite_page* page) {
   return page->free != NULL || page->reserved < page->capacity;
 }
@@ -190,7 +191,7 @@ static void lite_page_disarm(lite_front* f, lite_page* page) {
 void lite_page_to_avail(lite_front* f, lite_page* page) {
   lite_page_disarm(f, page);
   lite_list_remove(&f->full[page->cls], page);
-  lite_list_push(&f->avail[page->cls], page);
+  lite_list_append(&f->avail[page->cls], page);
   lite_store_release(&page->owner, (uintptr_t)f);
 }
 
@@ -333,11 +334,10 @@ void lite_page_free_slow(lite_front* f, lite_page* page, lite_block* b) {
   LITE_COUNTER_SET(page->used, page->used - 1);
   if (page->used == 0 && f->cur[page->cls] != page) {
     lite_page_retire(f, page, false);
-  } else if ((lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) &&
-             page->capacity - page->used >= lite_page_refill(page)) {
-    /* Back on the available list only with room for a run of allocations:
-     * a page that went back at its first free would be full again at the
-     * next malloc, and each round trip costs two atomic operations. */
+  } else if (lite_load_relaxed(&page->owner) & LITE_OWNER_FULL) {
+    /* At the first free, so that the page's later frees take the fast path:
+     * while it waited on the full list for more room, a third of the frees of
+     * a program whose pages stay nearly full took this path. */
     lite_page_to_avail(f, page);
   }
   lite_busy_end(f);
