@@ -119,9 +119,12 @@ bool lite_large_recently_freed(const void* p) {
 
 static void lite_large_forget(uintptr_t user) {
   for (size_t i = 0; i < LITE_LARGE_RECENT; i++) {
+    /* A locked CAS only where the address is: 64 of them cost every large
+     * malloc about a microsecond. */
     uintptr_t old = user;
-    atomic_compare_exchange_strong_explicit(&lite_large_recent[i], &old, 0, memory_order_relaxed,
-                                            memory_order_relaxed);
+    if (lite_load_relaxed(&lite_large_recent[i]) == user)
+      atomic_compare_exchange_strong_explicit(&lite_large_recent[i], &old, 0, memory_order_relaxed,
+                                              memory_order_relaxed);
   }
 }
 
