@@ -20,13 +20,13 @@ extern "C" {
  * when a program built against an older version may no longer link or run. */
 #define LITE_MALLOC_VERSION_MAJOR 1
 #define LITE_MALLOC_VERSION_MINOR 4
-#define LITE_MALLOC_VERSION_PATCH 0
-/* 10400 for 1.4.0: compare it with lite_malloc_version(). */
+#define LITE_MALLOC_VERSION_PATCH 1
+/* 10401 for 1.4.1: compare it with lite_malloc_version(). */
 #define LITE_MALLOC_VERSION \
   (LITE_MALLOC_VERSION_MAJOR * 10000 + LITE_MALLOC_VERSION_MINOR * 100 + LITE_MALLOC_VERSION_PATCH)
 #define LITE_MALLOC_VERSION_STR_(x) #x
 #define LITE_MALLOC_VERSION_STR(x) LITE_MALLOC_VERSION_STR_(x)
-/* "1.4.0" */
+/* "1.4.1" */
 #define LITE_MALLOC_VERSION_STRING                       \
   LITE_MALLOC_VERSION_STR(LITE_MALLOC_VERSION_MAJOR)     \
   "." LITE_MALLOC_VERSION_STR(LITE_MALLOC_VERSION_MINOR) \
