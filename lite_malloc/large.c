@@ -270,7 +270,7 @@ static void lite_large_unmap(lite_segment* seg) {
     lite_os_unmap((void*)user, end - user + LITE_LARGE_GUARD);
     lite_os_unmap((void*)base, LITE_LARGE_HEADER);
   } else if (lite_os_unmap((void*)base, end - base + LITE_LARGE_GUARD)) {
-    lite_os_hint_free((void*)base);
+    lite_os_hint_free((void*)base, end - base + LITE_LARGE_GUARD);
   }
   lite_large_desc_release(seg);
 }
@@ -504,7 +504,7 @@ static size_t lite_large_gather(lite_segment* seg, size_t from, size_t need, boo
     if (take == span && left > 0) lite_map_register(unit, unit + 1, src); /* the table exists: cannot fail */
     if (left == 0) {
       /* Nothing is left of it, header page included. */
-      lite_os_hint_free((void*)src->large_base);
+      lite_os_hint_free((void*)src->large_base, span);
       lite_large_desc_release(src);
     } else if (!lite_large_cache_put(src)) {
       lite_large_unmap(src);

@@ -239,7 +239,7 @@ static inline size_t lite_os_page_round(size_t n) {
 void* lite_os_map(size_t size, void* hint) LITE_HIDDEN;
 bool lite_os_map_at(void* p, size_t size) LITE_HIDDEN;
 void* lite_os_map_aligned(size_t size, size_t align) LITE_HIDDEN;
-void lite_os_hint_free(void* p) LITE_HIDDEN;
+void lite_os_hint_free(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_unmap(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_purge(void* p, size_t size) LITE_HIDDEN;
 bool lite_os_grow_inplace(void* p, size_t old_size, size_t new_size) LITE_HIDDEN;

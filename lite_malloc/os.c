@@ -316,20 +316,40 @@ bool lite_os_unmap(void* p, size_t size) {
   return true;
 }
 
-/* Where the next aligned mapping is tried first: just below the last one
- * (the kernel hands out addresses top-down), or where one was just unmapped. */
-static _Atomic(uintptr_t) lite_os_next_hint;
+/* Where the next aligned mapping is tried first. The hole one just unmapped
+ * left, [hole_start, hole_end), when it fits there; else it ends at or just
+ * below low, the start of the last one (the kernel hands out addresses
+ * top-down). A mapping that does not fit goes below, never over what is
+ * mapped, so most tries succeed. Racing updates only make a try miss, which
+ * costs the over-map below, never a wrong mapping. */
+static _Atomic(uintptr_t) lite_os_hint_low, lite_os_hole_start, lite_os_hole_end;
 
-void lite_os_hint_free(void* p) { lite_store_relaxed(&lite_os_next_hint, (uintptr_t)p); }
+void lite_os_hint_free(void* p, size_t size) {
+  lite_store_relaxed(&lite_os_hole_start, (uintptr_t)p);
+  lite_store_relaxed(&lite_os_hole_end, (uintptr_t)p + size);
+}
+
+/* The aligned start of `size` bytes that end at or below `end`; 0 if none. */
+static uintptr_t lite_os_below(uintptr_t end, size_t size, size_t align) {
+  return end >= size ? (end - size) & ~(uintptr_t)(align - 1) : 0;
+}
 
 /* Maps size bytes at an address that is a multiple of align (a power of two of
  * at least the OS page): at the hint if that range is free, else over-map,
  * then unmap the unaligned head and the tail. */
 void* lite_os_map_aligned(size_t size, size_t align) {
   if (lite_fault(LITE_FAULT_MMAP)) return NULL; /* one fault point, whichever way it maps */
-  uintptr_t hint = lite_load_relaxed(&lite_os_next_hint);
-  if (hint != 0 && (hint & (align - 1)) == 0 && hint >= size && lite_os_map_at_raw((void*)hint, size)) {
-    lite_store_relaxed(&lite_os_next_hint, (hint - size) & ~(uintptr_t)(align - 1));
+  uintptr_t hole = lite_load_relaxed(&lite_os_hole_start);
+  uintptr_t hint = lite_os_below(lite_load_relaxed(&lite_os_hole_end), size, align);
+  bool in_hole = hint != 0 && hint >= hole;
+  if (in_hole) {
+    lite_store_relaxed(&lite_os_hole_start, 0);
+    lite_store_relaxed(&lite_os_hole_end, 0);
+  } else {
+    hint = lite_os_below(lite_load_relaxed(&lite_os_hint_low), size, align);
+  }
+  if (hint != 0 && lite_os_map_at_raw((void*)hint, size)) {
+    if (!in_hole) lite_store_relaxed(&lite_os_hint_low, hint);
     return (void*)hint;
   }
   if (size + align < size) return NULL;
@@ -338,7 +358,7 @@ void* lite_os_map_aligned(size_t size, size_t align) {
   uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
   lite_os_unmap(raw, start - (uintptr_t)raw);
   lite_os_unmap((void*)(start + size), (uintptr_t)raw + size + align - (start + size));
-  lite_store_relaxed(&lite_os_next_hint, (start - size) & ~(uintptr_t)(align - 1));
+  lite_store_relaxed(&lite_os_hint_low, start);
   return (void*)start;
 }
 

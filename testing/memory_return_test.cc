@@ -379,6 +379,31 @@ TEST(AddressSpace, LargeBlocksOfMovedPagesKeepTheirContents) {
   lite_malloc_trim(0);
 }
 
+// Each fresh large mapping is placed at its first try, right below the one
+// before it, whatever its size: one mmap and no munmap. (A try at an address
+// that is taken costs a failed mmap, then an over-sized one and two munmaps
+// to trim it; that happened to every block larger than the one before.)
+TEST(AddressSpace, FreshLargeMappingsOfGrowingSizesCostOneMmapEach) {
+  lite_malloc_trim(0);  // nothing cached: every block below is a fresh mapping
+  const lite_malloc_os_stats before = OsStats();
+  void* blocks[12];
+  for (size_t i = 0; i < 12; i++) {
+    blocks[i] = lite_malloc((i + 1) * kMiB + 12345);
+    ASSERT_NE(blocks[i], nullptr);
+    memset(blocks[i], 1, 4096);
+  }
+  const lite_malloc_os_stats after = OsStats();
+  for (void* p : blocks) lite_free(p);
+  lite_malloc_trim(0);
+  printf("12 growing large blocks: %llu mmap, %llu munmap\n",
+         static_cast<unsigned long long>(after.maps - before.maps),
+         static_cast<unsigned long long>(after.unmaps - before.unmaps));
+  // Margin: another thread or the kernel may take the next address once or
+  // twice, and a new descriptor chunk or map table is one more mmap.
+  EXPECT_LE(after.maps - before.maps, 12u + 4u);
+  EXPECT_LE(after.unmaps - before.unmaps, 4u);
+}
+
 TEST(AddressSpace, LargeBurstsReuseTheirMappingsUntilTheyStayIdle) {
   lite_malloc_trim(0);
   for (int i = 0; i < 3; i++) Burst();  // warm up
